@@ -1,0 +1,24 @@
+"""FixATE: align a frozen vision-language model's attention with each user's gaze.
+
+Run `snakemake --cores 8` for the configured results, or name a target, e.g.
+`snakemake --cores 8 results/recgaze/samples/KInIT_1.parquet`.
+"""
+
+from snakemake.utils import min_version
+
+min_version("9.27")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/recgaze.smk"
+
+
+rule all:
+    """Everything the configuration asks for."""
+    default_target: True
+    input:
+        recgaze_outputs(),
+    localrule: True

@@ -1,0 +1,1 @@
+"""Raw eye-tracking logs to per-user samples (no model code here)."""

@@ -1,0 +1,1 @@
+"""RecGaze: carousel movie recommendation with eye tracking (SIGIR 2025)."""

@@ -1,0 +1,214 @@
+"""The RecGaze stages as functions of plain paths (each Snakemake rule calls one).
+
+raw folder --events--> tables/events.parquet --screens--> tables/screens.parquet, split.json,
+report.json --render (per user)--> images/<user>/ --shard (per user)--> samples/<user>.parquet
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from fixate.data.recgaze.events import VisitRules, build_events
+from fixate.data.recgaze.layout import SCREEN_H, SCREEN_W, load_layout
+from fixate.data.recgaze.raw import (
+    read_item_features,
+    read_non_public,
+    read_summary_feedback,
+    read_user_features,
+)
+from fixate.data.recgaze.render import PosterShelf, render_pair
+from fixate.data.recgaze.screens import build_screens
+from fixate.data.recgaze.split import task_split
+from fixate.data.render import save_jpeg
+from fixate.data.samples import SAMPLE_COLUMNS, write_samples
+from fixate.data.tables import write_json, write_parquet
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FILE = "summary_feedback.csv"
+NON_PUBLIC_FILE = "non_public_feedback_dataset.csv"
+AOI_FILE = "aoi_data.csv"
+ITEMS_FILE = "item_features.csv"
+USERS_FILE = "user_features.csv"
+POSTER_DIR = "posters"
+RAW_FILES = (SUMMARY_FILE, NON_PUBLIC_FILE, AOI_FILE, ITEMS_FILE, USERS_FILE)
+
+
+def run_events(
+    raw_dir: str | Path,
+    events_out: str | Path,
+    counts_out: str | Path,
+    rules: VisitRules | None = None,
+) -> dict:
+    """Stage 1: validated events with scroll, page state and visit (see :mod:`.events`)."""
+    raw_dir = Path(raw_dir)
+    layout = load_layout(raw_dir / AOI_FILE)
+    log.info("reading %s", raw_dir / SUMMARY_FILE)
+    summary = read_summary_feedback(raw_dir / SUMMARY_FILE)
+    log.info("reading %s", raw_dir / NON_PUBLIC_FILE)
+    non_public = read_non_public(raw_dir / NON_PUBLIC_FILE)
+    events, counts = build_events(summary, non_public, layout, rules)
+    log.info("%d events in %d sessions", len(events), events["session"].nunique())
+    write_parquet(events, events_out)
+    write_json(counts, counts_out)
+    return counts
+
+
+def run_screens(
+    raw_dir: str | Path,
+    events_path: str | Path,
+    counts_path: str | Path,
+    screens_out: str | Path,
+    split_out: str | Path,
+    report_out: str | Path,
+    split_seed: int = 42,
+) -> dict:
+    """Stage 2: decision screens, labels, dwell and split; the preprocessing report."""
+    raw_dir = Path(raw_dir)
+    layout = load_layout(raw_dir / AOI_FILE)
+    items = read_item_features(raw_dir / ITEMS_FILE)
+    users = read_user_features(raw_dir / USERS_FILE)
+    events = pq.read_table(events_path).to_pandas()
+    split = task_split(split_seed)
+    screens, accounting = build_screens(events, items, users, layout, split)
+    write_parquet(screens, screens_out)
+
+    per_user = {
+        u: {s: int(n) for s, n in g["split"].value_counts().items()}
+        for u, g in screens.groupby("user_id")
+    }
+    user_ids = users["UserID"].tolist()
+    with_sessions = set(events["user_id"].unique())
+    report = {
+        "dataset": "recgaze",
+        "raw_dir": str(raw_dir),
+        **{k: accounting[k] for k in ("sessions", "dropped_by_reason")},
+        "kept_by_split": {s: int((screens["split"] == s).sum()) for s in ("train", "val", "test")},
+        "events": json.loads(Path(counts_path).read_text()),
+        "dwell": accounting["dwell"],
+        "users": {
+            "in_user_features": len(user_ids),
+            "with_sessions": len(with_sessions),
+            "with_samples": len(per_user),
+            "without_samples": sorted(set(user_ids) - set(per_user)),
+        },
+        "per_user": per_user,
+        "dropped_sessions": accounting["dropped_sessions"],
+    }
+    sessions = report["sessions"]
+    if sessions["kept"] + sum(report["dropped_by_reason"].values()) != sessions["raw"]:
+        raise AssertionError(f"session accounting does not reconcile: {sessions}")
+    split_doc = {
+        **split.as_dict(),
+        "counts": report["kept_by_split"],
+        "users": sorted(per_user),
+    }
+    write_json(split_doc, split_out)
+    write_json(report, report_out)
+    log.info(
+        "kept %d of %d sessions; dropped %s",
+        sessions["kept"],
+        sessions["raw"],
+        {k: v for k, v in report["dropped_by_reason"].items() if v},
+    )
+    return report
+
+
+def user_screens(screens_path: str | Path, user: str) -> pd.DataFrame:
+    """The decision screens of one user (possibly none)."""
+    table = pq.read_table(screens_path, filters=[("user_id", "==", user)])
+    return table.to_pandas()
+
+
+def image_names(user: str, screen_id: str) -> tuple[str, str]:
+    """Plain and labelled image paths, relative to the dataset folder."""
+    return f"images/{user}/{screen_id}.jpg", f"images/{user}/{screen_id}_labelled.jpg"
+
+
+def run_render(
+    raw_dir: str | Path,
+    screens_path: str | Path,
+    user: str,
+    dataset_dir: str | Path,
+    done_out: str | Path,
+    quality: int = 90,
+) -> dict:
+    """Stage 3 (per user): the plain and letter-labelled screen of every sample of ``user``."""
+    raw_dir = Path(raw_dir)
+    dataset_dir = Path(dataset_dir)
+    layout = load_layout(raw_dir / AOI_FILE)
+    items = read_item_features(raw_dir / ITEMS_FILE)
+    screens = user_screens(screens_path, user)
+    shelves: dict[int, PosterShelf] = {}
+    written = []
+    for row in tqdm(
+        screens.itertuples(index=False), total=len(screens), desc=f"render {user}", mininterval=5.0
+    ):
+        shelf = shelves.get(row.task_id)
+        if shelf is None:
+            shelf = PosterShelf(items[items["TaskID"] == row.task_id], raw_dir / POSTER_DIR, layout)
+            shelves[row.task_id] = shelf
+        plain, labelled = render_pair(
+            shelf,
+            row.scroll_y,
+            list(row.page_state),
+            [list(b) for b in row.slot_boxes],
+            list(row.slot_names),
+        )
+        plain_name, labelled_name = image_names(user, row.screen_id)
+        save_jpeg(plain, dataset_dir / plain_name, quality)
+        save_jpeg(labelled, dataset_dir / labelled_name, quality)
+        written.append(row.screen_id)
+    summary = {
+        "user": user,
+        "images": len(written),
+        "missing_posters": int(sum(s.missing for s in shelves.values())),
+        "screens": written,
+    }
+    if summary["missing_posters"]:
+        log.warning(
+            "%s: %d poster(s) missing in %s, drawn as placeholders",
+            user,
+            summary["missing_posters"],
+            raw_dir / POSTER_DIR,
+        )
+    write_json(summary, done_out)
+    return summary
+
+
+def samples_from_screens(screens: pd.DataFrame, user: str) -> pd.DataFrame:
+    """Sample records of ``user`` from the decision-screen table (image paths by convention)."""
+    screens = screens[screens["user_id"] == user]
+    names = [image_names(user, s) for s in screens["screen_id"]]
+    samples = screens.assign(
+        dataset="recgaze",
+        image_path=[p for p, _ in names],
+        labelled_image_path=[q for _, q in names],
+        image_width=SCREEN_W,
+        image_height=SCREEN_H,
+        visit_index=screens["visit_index"].astype(np.int32),
+    )
+    return samples[SAMPLE_COLUMNS]
+
+
+def run_shard(
+    screens_path: str | Path, render_summary: str | Path, user: str, shard_out: str | Path
+) -> int:
+    """Stage 4 (per user): the user's Sample shard, pointing at the rendered images."""
+    screens = user_screens(screens_path, user)
+    rendered = set(json.loads(Path(render_summary).read_text())["screens"])
+    missing = sorted(set(screens["screen_id"]) - rendered)
+    if missing:
+        raise FileNotFoundError(
+            f"{render_summary}: screens {missing[:5]} of {user} were not rendered"
+        )
+    samples = samples_from_screens(screens, user)
+    write_samples(samples, shard_out)
+    return len(samples)

@@ -1,0 +1,96 @@
+"""The Sample record (one screen of one user) and its per-user Parquet shards.
+
+Every dataset writes the same table, so training, evaluation, baselines and reports never branch
+on the dataset. Slots are the candidate regions of the screen (RecGaze: fully visible posters,
+lettered A-O; AdSERP: numbered result and ad boxes); their number varies per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fixate.data.tables import write_parquet
+
+SPLITS = ("train", "val", "test")
+
+SAMPLE_SCHEMA = pa.schema(
+    [
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        # unique per user: RecGaze "T07", AdSERP the trial id
+        pa.field("screen_id", pa.string(), nullable=False),
+        # what the split keeps disjoint: RecGaze the task, AdSERP the query
+        pa.field("content_id", pa.string(), nullable=False),
+        pa.field("visit_index", pa.int32(), nullable=False),
+        # paths relative to the dataset folder (results/<dataset>/)
+        pa.field("image_path", pa.string(), nullable=False),
+        pa.field("labelled_image_path", pa.string(), nullable=False),
+        pa.field("image_width", pa.int32(), nullable=False),
+        pa.field("image_height", pa.int32(), nullable=False),
+        # candidate boxes (x0, y0, x1, y1) in pixels of the image as rendered
+        pa.field("slot_boxes", pa.list_(pa.list_(pa.float32(), 4)), nullable=False),
+        pa.field("slot_names", pa.list_(pa.string()), nullable=False),
+        pa.field("n_candidates", pa.int32(), nullable=False),
+        # index of the clicked slot
+        pa.field("label", pa.int32(), nullable=False),
+        pa.field("gaze_ms", pa.list_(pa.float64()), nullable=False),
+        pa.field("cursor_ms", pa.list_(pa.float64()), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("profile", pa.string(), nullable=False),
+    ]
+)
+SAMPLE_COLUMNS = SAMPLE_SCHEMA.names
+
+
+def check_samples(frame: pd.DataFrame, where: str) -> None:
+    """Raise ValueError if rows break the Sample invariants (lengths, label range, split)."""
+    if list(frame.columns) != SAMPLE_COLUMNS:
+        raise ValueError(f"{where}: columns {list(frame.columns)} != {SAMPLE_COLUMNS}")
+    if frame.empty:
+        return
+    n = frame["n_candidates"].to_numpy()
+    for col in ("slot_boxes", "slot_names", "gaze_ms", "cursor_ms"):
+        lengths = frame[col].map(len).to_numpy()
+        if (lengths != n).any():
+            bad = frame.iloc[int((lengths != n).argmax())]
+            raise ValueError(
+                f"{where}: {col} of {bad['user_id']}/{bad['screen_id']} has {len(bad[col])} "
+                f"entries for {bad['n_candidates']} candidates"
+            )
+    label = frame["label"].to_numpy()
+    if ((label < 0) | (label >= n)).any():
+        raise ValueError(f"{where}: a label lies outside its candidate range")
+    if not frame["split"].isin(SPLITS).all():
+        raise ValueError(f"{where}: split must be one of {SPLITS}")
+
+
+def write_samples(frame: pd.DataFrame, path: str | Path) -> None:
+    """Check and write one shard (possibly empty) atomically."""
+    frame = frame[SAMPLE_COLUMNS].reset_index(drop=True)
+    check_samples(frame, str(path))
+    write_parquet(frame, path, schema=SAMPLE_SCHEMA)
+
+
+def read_samples(paths: Sequence[str | Path] | str | Path) -> pd.DataFrame:
+    """Read and concatenate shards; add ``dataset_dir`` to resolve the relative image paths."""
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    frames = []
+    for path in paths:
+        frame = pq.read_table(path, schema=SAMPLE_SCHEMA).to_pandas()
+        check_samples(frame, str(path))
+        frame["dataset_dir"] = str(Path(path).resolve().parent.parent)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*SAMPLE_COLUMNS, "dataset_dir"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def image_file(row: pd.Series, labelled: bool = True) -> Path:
+    """Absolute path of a sample's image (the letter/number-labelled one by default)."""
+    rel = row["labelled_image_path"] if labelled else row["image_path"]
+    return Path(row["dataset_dir"]) / rel

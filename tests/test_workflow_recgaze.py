@@ -1,0 +1,128 @@
+"""The RecGaze stages through Snakemake on tiny synthetic data, and what reruns after a change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+from workflow_helpers import merge, planned_jobs, scratch_workflow, snakemake
+
+from fixate.data.samples import read_samples
+
+pytestmark = pytest.mark.workflow
+TINY = {"recgaze": {"synthetic": {"n_users": 3, "posters": True}}}
+USERS = ["KInIT_1", "KInIT_2", "UvA_1"]
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory) -> Path:
+    work = scratch_workflow(tmp_path_factory.mktemp("wf"), TINY)
+    snakemake(work)
+    return work
+
+
+def test_default_config_plans_the_demo(tmp_path):
+    work = scratch_workflow(tmp_path)
+    jobs = planned_jobs(work)
+    assert jobs == {
+        "all": 1,
+        "recgaze_synthetic": 1,
+        "recgaze_events": 1,
+        "recgaze_screens": 1,
+        "recgaze_render": 12,
+        "recgaze_shard": 12,
+    }
+
+
+def test_run_writes_shards_images_split_and_a_reconciled_report(workflow):
+    results = workflow / "results" / "recgaze"
+    report = json.loads((results / "report.json").read_text())
+    sessions = report["sessions"]
+    assert sessions["raw"] == sessions["kept"] + sum(report["dropped_by_reason"].values())
+    raw = pd.read_csv(results / "raw" / "summary_feedback.csv", usecols=["UserID", "TaskID"])
+    assert sessions["raw"] == len(raw.drop_duplicates())
+    samples = read_samples(sorted((results / "samples").glob("*.parquet")))
+    assert sorted(samples["user_id"].unique()) == USERS
+    assert len(samples) == sessions["kept"] > 0
+    assert set(samples["split"]) == {"train", "val", "test"}
+    row = samples.iloc[0]
+    with Image.open(Path(row["dataset_dir"]) / row["labelled_image_path"]) as image:
+        assert image.size == (1920, 1080)
+    split = json.loads((results / "split.json").read_text())
+    assert split["test"] == [1, 4, 9, 21, 24, 32]
+    for user in USERS:
+        assert (workflow / "results" / "logs" / "recgaze" / "render" / f"{user}.log").exists()
+        assert (workflow / "results" / "benchmarks" / "recgaze" / "render" / f"{user}.tsv").exists()
+
+
+def test_nothing_reruns_without_a_change(workflow):
+    assert planned_jobs(workflow) == {}
+
+
+def edited_config(workflow: Path, overrides: dict) -> dict[str, int]:
+    """Jobs planned after changing config values (the file is restored afterwards)."""
+    path = workflow / "config.yaml"
+    original = path.read_text()
+    try:
+        config = yaml.safe_load(original)
+        merge(config, overrides)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return planned_jobs(workflow)
+    finally:
+        path.write_text(original)
+
+
+def test_a_setting_reruns_its_stage_and_what_follows_only(workflow):
+    assert edited_config(workflow, {"recgaze": {"render": {"jpeg_quality": 80}}}) == {
+        "all": 1,
+        "recgaze_render": 3,
+        "recgaze_shard": 3,
+    }
+    assert edited_config(workflow, {"recgaze": {"preprocess": {"visit_scroll_px": 25}}}) == {
+        "all": 1,
+        "recgaze_events": 1,
+        "recgaze_screens": 1,
+        "recgaze_render": 3,
+        "recgaze_shard": 3,
+    }
+    assert (
+        edited_config(workflow, {"recgaze": {"synthetic": {"seed": 8}}})["recgaze_synthetic"] == 1
+    )
+
+
+def test_a_library_edit_reruns_only_the_stages_that_use_it(workflow):
+    render = workflow / "fixate" / "data" / "recgaze" / "render.py"
+    original = render.read_text()
+    try:
+        render.write_text(original + "\n# edited\n")
+        assert planned_jobs(workflow) == {"all": 1, "recgaze_render": 3, "recgaze_shard": 3}
+    finally:
+        render.write_text(original)
+    split = workflow / "fixate" / "data" / "recgaze" / "split.py"
+    original = split.read_text()
+    try:
+        split.write_text(original + "\n# edited\n")
+        assert planned_jobs(workflow) == {
+            "all": 1,
+            "recgaze_screens": 1,
+            "recgaze_render": 3,
+            "recgaze_shard": 3,
+        }
+    finally:
+        split.write_text(original)
+
+
+def test_bad_config_is_refused_with_the_key_named(tmp_path):
+    work = scratch_workflow(tmp_path, {"recgaze": {"synthetic": {"n_users": "twelve"}}})
+    result = snakemake(work, "--dry-run", check=False)
+    assert result.returncode != 0
+    assert "'twelve' is not of type 'integer'" in result.stdout + result.stderr
+    work2 = scratch_workflow(tmp_path / "b", {"recgaze": {"sourse": "raw"}})
+    result = snakemake(work2, "--dry-run", check=False)
+    assert "Additional properties are not allowed ('sourse' was unexpected)" in (
+        result.stdout + result.stderr
+    )
