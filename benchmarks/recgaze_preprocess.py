@@ -4,7 +4,7 @@ Times, on whatever cores the process may use (pin it to one with `taskset -c 0`)
   * raw logs -> Sample shards without rendering (stages events + screens + shards), median of runs;
   * rendering: one screen (plain + labelled JPEG), median over many screens.
 
-    python benchmarks/recgaze_preprocess.py --raw /tmp/recgaze_full --repeats 3
+    python benchmarks/recgaze_preprocess.py --raw results/bench/recgaze_full --repeats 3
 """
 
 from __future__ import annotations
@@ -15,13 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from fixate.data.synthetic.recgaze import generate_recgaze
-
 from fixate.data.recgaze.layout import load_layout
 from fixate.data.recgaze.pipeline import (
-    AOI_FILE,
-    ITEMS_FILE,
-    POSTER_DIR,
+    raw_files,
     run_events,
     run_screens,
     samples_from_screens,
@@ -30,15 +26,25 @@ from fixate.data.recgaze.raw import read_item_features
 from fixate.data.recgaze.render import PosterShelf, render_pair
 from fixate.data.render import save_jpeg
 from fixate.data.samples import write_samples
+from fixate.data.synthetic.recgaze import generate_recgaze
 
 
 def preprocess_once(raw: Path, out: Path) -> tuple[float, int]:
     start = time.perf_counter()
-    run_events(raw, out / "events.parquet", out / "counts.json")
-    run_screens(
-        raw,
+    files = raw_files(raw)
+    run_events(
+        files["summary"],
+        files["non_public"],
+        files["aoi"],
         out / "events.parquet",
         out / "counts.json",
+    )
+    run_screens(
+        out / "events.parquet",
+        out / "counts.json",
+        files["aoi"],
+        files["items"],
+        files["users"],
         out / "screens.parquet",
         out / "split.json",
         out / "report.json",
@@ -54,13 +60,14 @@ def preprocess_once(raw: Path, out: Path) -> tuple[float, int]:
 def render_times(raw: Path, out: Path, n: int) -> list[float]:
     import pandas as pd
 
-    layout = load_layout(raw / AOI_FILE)
-    items = read_item_features(raw / ITEMS_FILE)
+    files = raw_files(raw)
+    layout = load_layout(files["aoi"])
+    items = read_item_features(files["items"])
     screens = pd.read_parquet(out / "screens.parquet").head(n)
     times = []
     for row in screens.itertuples(index=False):
         start = time.perf_counter()
-        shelf = PosterShelf(items[items["TaskID"] == row.task_id], raw / POSTER_DIR, layout)
+        shelf = PosterShelf(items[items["TaskID"] == row.task_id], files["posters"], layout)
         plain, labelled = render_pair(
             shelf,
             row.scroll_y,

@@ -35,6 +35,14 @@ def recgaze_raw(name):
     return f"{recgaze_raw_dir()}/{name}"
 
 
+def recgaze_posters():
+    """The poster folder as an input when there is one (it is optional for the released data)."""
+    folder = recgaze_raw("posters")
+    if config["recgaze"]["source"] == "synthetic" or Path(folder).is_dir():
+        return [folder]
+    return []
+
+
 def recgaze_users():
     """User ids known before any job runs, so the per-user fan-out is visible in a dry run."""
     cfg = config["recgaze"]

@@ -11,8 +11,8 @@ if config["recgaze"]["source"] == "synthetic":
             summary=f"{RG}/raw/summary_feedback.csv",
             non_public=f"{RG}/raw/non_public_feedback_dataset.csv",
             aoi=f"{RG}/raw/aoi_data.csv",
-            items=f"{RG}/raw/item_features.csv",
-            users=f"{RG}/raw/user_features.csv",
+            item_features=f"{RG}/raw/item_features.csv",
+            user_features=f"{RG}/raw/user_features.csv",
             posters=directory(f"{RG}/raw/posters"),
         params:
             synthetic=config["recgaze"]["synthetic"],
@@ -25,6 +25,8 @@ if config["recgaze"]["source"] == "synthetic":
         resources:
             mem_mb=4000,
             runtime=30,
+        conda:
+            "../envs/fixate.yaml"
         script:
             "../workflow_scripts/recgaze_synthetic.py"
 
@@ -39,7 +41,6 @@ rule recgaze_events:
         events=f"{RG}/tables/events.parquet",
         counts=f"{RG}/tables/event_counts.json",
     params:
-        raw_dir=recgaze_raw_dir(),
         preprocess=config["recgaze"]["preprocess"],
         code=library("fixate/data/recgaze/events.py", "fixate/data/recgaze/raw.py",
                      "fixate/data/recgaze/layout.py", "fixate/data/tables.py",
@@ -51,6 +52,8 @@ rule recgaze_events:
     resources:
         mem_mb=8000,
         runtime=30,
+    conda:
+        "../envs/fixate.yaml"
     script:
         "../workflow_scripts/recgaze_events.py"
 
@@ -61,14 +64,13 @@ rule recgaze_screens:
         events=rules.recgaze_events.output.events,
         counts=rules.recgaze_events.output.counts,
         aoi=recgaze_raw("aoi_data.csv"),
-        items=recgaze_raw("item_features.csv"),
-        users=recgaze_raw("user_features.csv"),
+        item_features=recgaze_raw("item_features.csv"),
+        user_features=recgaze_raw("user_features.csv"),
     output:
         screens=f"{RG}/tables/screens.parquet",
         split=f"{RG}/split.json",
         report=f"{RG}/report.json",
     params:
-        raw_dir=recgaze_raw_dir(),
         split_seed=config["recgaze"]["preprocess"]["split_seed"],
         code=library("fixate/data/recgaze/screens.py", "fixate/data/recgaze/split.py",
                      "fixate/data/recgaze/raw.py", "fixate/data/recgaze/layout.py",
@@ -80,6 +82,8 @@ rule recgaze_screens:
     resources:
         mem_mb=8000,
         runtime=30,
+    conda:
+        "../envs/fixate.yaml"
     script:
         "../workflow_scripts/recgaze_screens.py"
 
@@ -89,12 +93,11 @@ rule recgaze_render:
     input:
         screens=rules.recgaze_screens.output.screens,
         aoi=recgaze_raw("aoi_data.csv"),
-        items=recgaze_raw("item_features.csv"),
+        item_features=recgaze_raw("item_features.csv"),
+        posters=recgaze_posters(),
     output:
         done=f"{RG}/images/{{user}}.json",
     params:
-        raw_dir=recgaze_raw_dir(),
-        dataset_dir=RG,
         quality=config["recgaze"]["render"]["jpeg_quality"],
         code=library("fixate/data/render.py", "fixate/data/recgaze/render.py",
                      "fixate/data/recgaze/layout.py", "fixate/data/recgaze/pipeline.py"),
@@ -105,6 +108,8 @@ rule recgaze_render:
     resources:
         mem_mb=2000,
         runtime=20,
+    conda:
+        "../envs/fixate.yaml"
     script:
         "../workflow_scripts/recgaze_render.py"
 
@@ -123,5 +128,7 @@ rule recgaze_shard:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/fixate.yaml"
     script:
         "../workflow_scripts/recgaze_shard.py"

@@ -9,17 +9,21 @@ import pandas as pd
 import pytest
 from recgaze_raw import Session, movie_id, write_raw
 
-from fixate.data.recgaze.pipeline import run_events, run_screens
+from fixate.data.recgaze.pipeline import raw_files, run_events, run_screens
 
 
 def preprocess(tmp_path: Path, sessions: list[Session], users: list[str] | None = None):
-    raw = write_raw(tmp_path / "raw", sessions, users)
+    raw = raw_files(write_raw(tmp_path / "raw", sessions, users))
     out = tmp_path / "out"
-    run_events(raw, out / "events.parquet", out / "counts.json")
+    run_events(
+        raw["summary"], raw["non_public"], raw["aoi"], out / "events.parquet", out / "counts.json"
+    )
     report = run_screens(
-        raw,
         out / "events.parquet",
         out / "counts.json",
+        raw["aoi"],
+        raw["items"],
+        raw["users"],
         out / "screens.parquet",
         out / "split.json",
         out / "report.json",

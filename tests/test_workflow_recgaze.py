@@ -14,7 +14,7 @@ from workflow_helpers import merge, planned_jobs, scratch_workflow, snakemake
 from fixate.data.samples import read_samples
 
 pytestmark = pytest.mark.workflow
-TINY = {"recgaze": {"synthetic": {"n_users": 3, "posters": True}}}
+TINY = {"recgaze": {"synthetic": {"n_users": 3, "posters": False}}}
 USERS = ["KInIT_1", "KInIT_2", "UvA_1"]
 
 

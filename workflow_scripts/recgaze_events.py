@@ -7,7 +7,9 @@ from fixate.workflow import script_logging
 script_logging(snakemake.log[0])
 cfg = snakemake.params.preprocess
 run_events(
-    snakemake.params.raw_dir,
+    snakemake.input.summary,
+    snakemake.input.non_public,
+    snakemake.input.aoi,
     snakemake.output.events,
     snakemake.output.counts,
     VisitRules(

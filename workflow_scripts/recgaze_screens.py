@@ -5,9 +5,11 @@ from fixate.workflow import script_logging
 
 script_logging(snakemake.log[0])
 run_screens(
-    snakemake.params.raw_dir,
     snakemake.input.events,
     snakemake.input.counts,
+    snakemake.input.aoi,
+    snakemake.input.item_features,
+    snakemake.input.user_features,
     snakemake.output.screens,
     snakemake.output.split,
     snakemake.output.report,

@@ -38,22 +38,36 @@ AOI_FILE = "aoi_data.csv"
 ITEMS_FILE = "item_features.csv"
 USERS_FILE = "user_features.csv"
 POSTER_DIR = "posters"
-RAW_FILES = (SUMMARY_FILE, NON_PUBLIC_FILE, AOI_FILE, ITEMS_FILE, USERS_FILE)
+
+
+def raw_files(raw_dir: str | Path) -> dict[str, Path]:
+    """The released file names inside a raw RecGaze folder, by role."""
+    raw_dir = Path(raw_dir)
+    names = {
+        "summary": SUMMARY_FILE,
+        "non_public": NON_PUBLIC_FILE,
+        "aoi": AOI_FILE,
+        "items": ITEMS_FILE,
+        "users": USERS_FILE,
+        "posters": POSTER_DIR,
+    }
+    return {role: raw_dir / name for role, name in names.items()}
 
 
 def run_events(
-    raw_dir: str | Path,
+    summary_csv: str | Path,
+    non_public_csv: str | Path,
+    aoi_csv: str | Path,
     events_out: str | Path,
     counts_out: str | Path,
     rules: VisitRules | None = None,
 ) -> dict:
     """Stage 1: validated events with scroll, page state and visit (see :mod:`.events`)."""
-    raw_dir = Path(raw_dir)
-    layout = load_layout(raw_dir / AOI_FILE)
-    log.info("reading %s", raw_dir / SUMMARY_FILE)
-    summary = read_summary_feedback(raw_dir / SUMMARY_FILE)
-    log.info("reading %s", raw_dir / NON_PUBLIC_FILE)
-    non_public = read_non_public(raw_dir / NON_PUBLIC_FILE)
+    layout = load_layout(aoi_csv)
+    log.info("reading %s", summary_csv)
+    summary = read_summary_feedback(summary_csv)
+    log.info("reading %s", non_public_csv)
+    non_public = read_non_public(non_public_csv)
     events, counts = build_events(summary, non_public, layout, rules)
     log.info("%d events in %d sessions", len(events), events["session"].nunique())
     write_parquet(events, events_out)
@@ -62,19 +76,20 @@ def run_events(
 
 
 def run_screens(
-    raw_dir: str | Path,
     events_path: str | Path,
     counts_path: str | Path,
+    aoi_csv: str | Path,
+    items_csv: str | Path,
+    users_csv: str | Path,
     screens_out: str | Path,
     split_out: str | Path,
     report_out: str | Path,
     split_seed: int = 42,
 ) -> dict:
     """Stage 2: decision screens, labels, dwell and split; the preprocessing report."""
-    raw_dir = Path(raw_dir)
-    layout = load_layout(raw_dir / AOI_FILE)
-    items = read_item_features(raw_dir / ITEMS_FILE)
-    users = read_user_features(raw_dir / USERS_FILE)
+    layout = load_layout(aoi_csv)
+    items = read_item_features(items_csv)
+    users = read_user_features(users_csv)
     events = pq.read_table(events_path).to_pandas()
     split = task_split(split_seed)
     screens, accounting = build_screens(events, items, users, layout, split)
@@ -88,7 +103,7 @@ def run_screens(
     with_sessions = set(events["user_id"].unique())
     report = {
         "dataset": "recgaze",
-        "raw_dir": str(raw_dir),
+        "raw_dir": str(Path(items_csv).parent),
         **{k: accounting[k] for k in ("sessions", "dropped_by_reason")},
         "kept_by_split": {s: int((screens["split"] == s).sum()) for s in ("train", "val", "test")},
         "events": json.loads(Path(counts_path).read_text()),
@@ -133,18 +148,20 @@ def image_names(user: str, screen_id: str) -> tuple[str, str]:
 
 
 def run_render(
-    raw_dir: str | Path,
     screens_path: str | Path,
+    aoi_csv: str | Path,
+    items_csv: str | Path,
+    poster_dir: str | Path,
     user: str,
     dataset_dir: str | Path,
     done_out: str | Path,
     quality: int = 90,
 ) -> dict:
     """Stage 3 (per user): the plain and letter-labelled screen of every sample of ``user``."""
-    raw_dir = Path(raw_dir)
+    poster_dir = Path(poster_dir)
     dataset_dir = Path(dataset_dir)
-    layout = load_layout(raw_dir / AOI_FILE)
-    items = read_item_features(raw_dir / ITEMS_FILE)
+    layout = load_layout(aoi_csv)
+    items = read_item_features(items_csv)
     screens = user_screens(screens_path, user)
     shelves: dict[int, PosterShelf] = {}
     written = []
@@ -153,7 +170,7 @@ def run_render(
     ):
         shelf = shelves.get(row.task_id)
         if shelf is None:
-            shelf = PosterShelf(items[items["TaskID"] == row.task_id], raw_dir / POSTER_DIR, layout)
+            shelf = PosterShelf(items[items["TaskID"] == row.task_id], poster_dir, layout)
             shelves[row.task_id] = shelf
         plain, labelled = render_pair(
             shelf,
@@ -177,7 +194,7 @@ def run_render(
             "%s: %d poster(s) missing in %s, drawn as placeholders",
             user,
             summary["missing_posters"],
-            raw_dir / POSTER_DIR,
+            poster_dir,
         )
     write_json(summary, done_out)
     return summary
