@@ -23,7 +23,9 @@ def slurm_is_up() -> bool:
     return result.returncode == 0 and "idle" in result.stdout
 
 
-@pytest.mark.skipif(not slurm_is_up(), reason="no SLURM cluster answers (see .ci/start-local-slurm.sh)")
+@pytest.mark.skipif(
+    not slurm_is_up(), reason="no SLURM cluster answers (see .ci/start-local-slurm.sh)"
+)
 def test_the_recgaze_stages_run_as_slurm_jobs(tmp_path):
     work = scratch_workflow(tmp_path, {"recgaze": {"synthetic": {"n_users": 2, "posters": False}}})
     snakemake(work, "--profile", str(ROOT / "profiles" / "slurm-ci"))
@@ -32,6 +34,10 @@ def test_the_recgaze_stages_run_as_slurm_jobs(tmp_path):
     assert len(read_samples(shards)) > 0
     slurm_logs = work / ".snakemake" / "slurm_logs"
     submitted = {p.name for p in slurm_logs.iterdir()}
-    assert {"rule_recgaze_events", "rule_recgaze_screens", "rule_recgaze_render",
-            "rule_recgaze_shard"} <= submitted
+    assert {
+        "rule_recgaze_events",
+        "rule_recgaze_screens",
+        "rule_recgaze_render",
+        "rule_recgaze_shard",
+    } <= submitted
     assert "rule_all" not in submitted  # the target rule runs on the submitting host

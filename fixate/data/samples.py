@@ -94,3 +94,21 @@ def image_file(row: pd.Series, labelled: bool = True) -> Path:
     """Absolute path of a sample's image (the letter/number-labelled one by default)."""
     rel = row["labelled_image_path"] if labelled else row["image_path"]
     return Path(row["dataset_dir"]) / rel
+
+
+SIGNAL_COLUMNS = {"fixation": "gaze_ms", "cursor": "cursor_ms"}
+
+
+def with_signal(frame: pd.DataFrame, signal: str, require_both: bool = False) -> pd.DataFrame:
+    """Samples whose supervision signal has dwell (and, with ``require_both``, the other too).
+
+    Training, evaluation and the baselines all select samples through this one rule.
+    """
+    if signal not in SIGNAL_COLUMNS:
+        raise ValueError(f"signal must be one of {sorted(SIGNAL_COLUMNS)}, not {signal!r}")
+    has = {
+        s: frame[c].map(lambda d: float(sum(d)) > 0).to_numpy(dtype=bool)
+        for s, c in SIGNAL_COLUMNS.items()
+    }
+    keep = has[signal] & (has["fixation"] & has["cursor"] if require_both else True)
+    return frame[keep]

@@ -1,0 +1,141 @@
+"""Every evaluation metric, one definition each.
+
+A sample is scored from three things over its ``n`` candidate slots: the model's slot distribution
+``p`` (attention), the human dwell distribution ``q`` (gaze), the clicked slot ``c``, and the
+model's answer probabilities over the candidate names (``option_probs``; a baseline without a
+language model passes its slot distribution). Both distributions are renormalised over the
+candidates; an all-zero one becomes uniform.
+
+Names follow the paper: ``csh@k`` (click-slot hit: the clicked slot is among the model's top k),
+``tgo@k`` (top-gaze overlap: share of the k most-looked-at slots among the model's top k),
+``js`` the squared Jensen-Shannon distance (natural log, in [0, ln 2]), ``kl`` = KL(gaze || model).
+Top-k ties are broken towards the lower slot index (stable sort).
+
+This module imports nothing else of the project, so any stage can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.spatial.distance import jensenshannon
+
+EPS = 1e-8
+KS = (1, 3, 5)
+TOPK_JS_K = 5
+METRICS = (
+    "kl",
+    "js",
+    "cosine",
+    *(f"csh@{k}" for k in KS),
+    *(f"tgo@{k}" for k in KS),
+    "topk_js",
+    "log_loss",
+    "auc",
+)
+# higher is better for these; lower for kl, js, topk_js, log_loss
+HIGHER_IS_BETTER = frozenset(
+    {"cosine", "auc", "answer_accuracy"} | {f"csh@{k}" for k in KS} | {f"tgo@{k}" for k in KS}
+)
+COMPOSITE_WEIGHTS = {
+    "cosine": 0.10,
+    "csh@1": 0.20,
+    "csh@3": 0.25,
+    "tgo@3": 0.20,
+    "answer_accuracy": 0.25,
+    "topk_js": -0.10,
+}
+
+
+def normalise(x: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Non-negative vector scaled to sum 1; uniform when it sums to (almost) zero."""
+    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, None)
+    total = x.sum()
+    if total < EPS:
+        return np.full(len(x), 1.0 / max(len(x), 1))
+    return x / total
+
+
+def top_k(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest entries, largest first, ties towards the lower index."""
+    return np.argsort(-x, kind="stable")[:k]
+
+
+def _js(q: np.ndarray, p: np.ndarray) -> float:
+    value = float(jensenshannon(q, p) ** 2)
+    return 1.0 if np.isnan(value) else value
+
+
+def sample_metrics(
+    p: Sequence[float],
+    q: Sequence[float],
+    choice: int,
+    option_probs: Sequence[float] | None = None,
+    topk_js_k: int = TOPK_JS_K,
+) -> dict[str, float]:
+    """All per-sample metrics of one screen (see the module docstring for the definitions)."""
+    p = normalise(p)
+    q = normalise(q)
+    n = len(p)
+    if len(q) != n or not 0 <= choice < n:
+        raise ValueError(f"sample_metrics: {n} model slots, {len(q)} gaze slots, choice {choice}")
+    out = {
+        "kl": float(np.sum(q * np.log((q + EPS) / (p + EPS)))),
+        "js": _js(q, p),
+        "cosine": float(p @ q / (np.linalg.norm(p) * np.linalg.norm(q) + EPS)),
+    }
+    model_rank = top_k(p, n)
+    for k in KS:
+        kk = min(k, n)
+        out[f"csh@{k}"] = float(choice in model_rank[:kk])
+        out[f"tgo@{k}"] = len(set(model_rank[:kk]) & set(top_k(q, kk))) / kk
+    kk = min(topk_js_k, n)
+    idx = top_k(q, kk)
+    out["topk_js"] = _js(
+        np.r_[q[idx], max(1.0 - q[idx].sum(), 0.0)], np.r_[p[idx], max(1.0 - p[idx].sum(), 0.0)]
+    )
+    probs = normalise(p if option_probs is None else option_probs)
+    if len(probs) != n:
+        raise ValueError(f"sample_metrics: {len(probs)} option probabilities for {n} slots")
+    out["log_loss"] = float(-np.log(max(probs[choice], EPS)))
+    others = np.delete(probs, choice)
+    out["auc"] = (
+        float(((others < probs[choice]).sum() + 0.5 * (others == probs[choice]).sum()) / (n - 1))
+        if n > 1
+        else float("nan")
+    )
+    return out
+
+
+def aggregate(per_sample: pd.DataFrame, metrics: Iterable[str] | None = None) -> dict[str, float]:
+    """Micro (over samples) and macro (over users' means) averages, plus counts.
+
+    ``per_sample`` has a ``user_id`` column and one column per metric; NaN values are skipped.
+    """
+    metrics = [m for m in (metrics or (*METRICS, "answer_accuracy")) if m in per_sample]
+    out: dict[str, float] = {
+        "n_samples": len(per_sample),
+        "n_users": int(per_sample["user_id"].nunique()),
+    }
+    per_user = per_sample.groupby("user_id")[metrics].mean()
+    for m in metrics:
+        out[f"micro_{m}"] = float(per_sample[m].mean())
+        out[f"macro_{m}"] = float(per_user[m].mean())
+    return out
+
+
+def composite_score(aggregates: dict[str, float], with_answer: bool) -> float:
+    """Model-selection score (higher is better): a weighted sum of micro averages.
+
+    The answer-accuracy term only counts when answers were generated (``with_answer``); a NaN in a
+    required term makes the score NaN, so it never counts as an improvement.
+    """
+    score = 0.0
+    for metric, weight in COMPOSITE_WEIGHTS.items():
+        if metric == "answer_accuracy" and not with_answer:
+            continue
+        value = aggregates.get(f"micro_{metric}", float("nan"))
+        score += weight * value
+    return float(score)

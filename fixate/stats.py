@@ -1,0 +1,67 @@
+"""Statistics over seeds and users: what a results table reports next to each mean.
+
+The reference computed a multi-seed average and threw it away; here every aggregate is returned
+as data so that the workflow writes it to disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import wilcoxon
+
+MIN_PAIRED_USERS = 10
+
+
+def seed_summary(per_seed: Sequence[dict[str, float]]) -> dict[str, dict[str, float | int | None]]:
+    """Mean, sample standard deviation (None for a single seed) and n of every numeric key."""
+    keys = sorted({k for run in per_seed for k, v in run.items() if isinstance(v, int | float)})
+    out: dict[str, dict[str, float | int | None]] = {}
+    for key in keys:
+        values = np.array([run[key] for run in per_seed if key in run], dtype=float)
+        values = values[np.isfinite(values)]
+        out[key] = {
+            "mean": float(values.mean()) if len(values) else None,
+            "std": float(values.std(ddof=1)) if len(values) > 1 else None,
+            "n": len(values),
+        }
+    return out
+
+
+def paired_wilcoxon(
+    backbone: pd.DataFrame,
+    fixate: pd.DataFrame,
+    metrics: Sequence[str],
+    min_users: int = MIN_PAIRED_USERS,
+) -> dict[str, dict[str, float | int | None]]:
+    """Per-user paired two-sided Wilcoxon signed-rank test of FixATE against the backbone.
+
+    Each user contributes the mean of a metric over their test samples in each condition; users
+    present in both tables are paired. With fewer than ``min_users`` pairs the p-value is None;
+    when every difference is zero it is 1.
+    """
+    out: dict[str, dict[str, float | int | None]] = {}
+    for metric in metrics:
+        a = backbone.groupby("user_id")[metric].mean()
+        b = fixate.groupby("user_id")[metric].mean()
+        users = a.index.intersection(b.index)
+        a, b = a.loc[users].to_numpy(), b.loc[users].to_numpy()
+        ok = np.isfinite(a) & np.isfinite(b)
+        a, b = a[ok], b[ok]
+        p_value: float | None
+        if len(a) < min_users:
+            p_value = None
+        elif np.allclose(a, b):
+            p_value = 1.0
+        else:
+            p_value = float(wilcoxon(b, a).pvalue)
+        out[metric] = {
+            "n_users": len(a),
+            "mean_backbone": float(a.mean()) if len(a) else None,
+            "mean_fixate": float(b.mean()) if len(b) else None,
+            "mean_delta": float((b - a).mean()) if len(a) else None,
+            "p_wilcoxon": p_value,
+        }
+    return out

@@ -1,0 +1,85 @@
+"""Known answers for every metric, the aggregates and the composite score."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fixate.metrics import METRICS, aggregate, composite_score, normalise, sample_metrics, top_k
+
+
+def test_identical_distributions_are_perfectly_aligned():
+    q = [5.0, 3.0, 1.0, 1.0, 0.0]
+    m = sample_metrics(q, q, choice=0)
+    assert m["kl"] == pytest.approx(0.0, abs=1e-6)
+    assert m["js"] == pytest.approx(0.0, abs=1e-12)
+    assert m["cosine"] == pytest.approx(1.0)
+    assert m["csh@1"] == 1.0 and m["tgo@1"] == 1.0 and m["tgo@3"] == 1.0
+    assert m["topk_js"] == pytest.approx(0.0, abs=1e-12)
+    assert set(m) == set(METRICS)
+
+
+def test_disjoint_distributions_hit_the_js_bound():
+    m = sample_metrics([1, 0, 0, 0], [0, 1, 0, 0], choice=1)
+    assert m["js"] == pytest.approx(math.log(2))
+    assert m["cosine"] == pytest.approx(0.0, abs=1e-7)
+    assert m["csh@1"] == 0.0 and m["csh@3"] == 1.0
+    assert m["tgo@1"] == 0.0
+
+
+def test_kl_is_gaze_against_model_with_a_hand_computed_value():
+    p = np.array([0.5, 0.25, 0.25])
+    q = np.array([0.25, 0.25, 0.5])
+    expected = 0.25 * math.log(0.5) + 0.5 * math.log(2)
+    assert sample_metrics(p, q, 0)["kl"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_log_loss_and_auc_use_the_option_probabilities():
+    m = sample_metrics([0.1, 0.2, 0.7], [1, 1, 1], choice=1, option_probs=[0.2, 0.5, 0.3])
+    assert m["log_loss"] == pytest.approx(-math.log(0.5))
+    assert m["auc"] == 1.0  # the clicked option beats both others
+    tied = sample_metrics([1, 1, 1], [1, 1, 1], choice=0)
+    assert tied["auc"] == 0.5  # all tied: half credit
+    assert math.isnan(sample_metrics([1], [1], 0)["auc"])  # one candidate: no ranking
+
+
+def test_zero_dwell_becomes_uniform_and_ties_break_to_the_lower_index():
+    assert normalise([0, 0, 0, 0]).tolist() == [0.25] * 4
+    assert top_k(np.array([0.2, 0.4, 0.4, 0.0]), 2).tolist() == [1, 2]
+
+
+def test_k_larger_than_the_candidates_is_capped():
+    m = sample_metrics([0.6, 0.4], [0.4, 0.6], choice=1)
+    assert m["csh@5"] == 1.0 and m["tgo@5"] == 1.0 and m["tgo@1"] == 0.0
+
+
+def test_bad_shapes_are_refused():
+    with pytest.raises(ValueError, match="3 model slots, 2 gaze slots"):
+        sample_metrics([1, 1, 1], [1, 1], 0)
+    with pytest.raises(ValueError, match="choice 5"):
+        sample_metrics([1, 1], [1, 1], 5)
+
+
+def test_micro_and_macro_averages():
+    frame = pd.DataFrame({"user_id": ["a", "a", "a", "b"], "js": [0.0, 0.0, 0.3, 0.6]})
+    out = aggregate(frame, ["js"])
+    assert out["micro_js"] == pytest.approx(0.225)
+    assert out["macro_js"] == pytest.approx((0.1 + 0.6) / 2)
+    assert out["n_samples"] == 4 and out["n_users"] == 2
+
+
+def test_composite_score_skips_the_answer_term_when_teacher_forced():
+    agg = {
+        "micro_cosine": 1.0,
+        "micro_csh@1": 1.0,
+        "micro_csh@3": 1.0,
+        "micro_tgo@3": 1.0,
+        "micro_topk_js": 0.0,
+        "micro_answer_accuracy": 1.0,
+    }
+    assert composite_score(agg, with_answer=True) == pytest.approx(1.0)
+    assert composite_score(agg, with_answer=False) == pytest.approx(0.75)
+    assert math.isnan(composite_score({"micro_cosine": 1.0}, with_answer=False))
