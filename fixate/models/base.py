@@ -1,0 +1,462 @@
+"""The Backbone interface and the input building every backbone shares.
+
+One definition of the model input, used by every mode (backbone and FixATE, teacher-forced and free
+generation, training and evaluation): a single user turn holding [soft prompt, image, profile +
+instruction] rendered by the checkpoint's own chat template, the assistant turn opened, and the
+teacher-forced answer appended as tokens. The soft prompt is N vectors that replace N filler tokens
+(the tokenizer's pad token) in `inputs_embeds`; N = 0 is the plain backbone. Because the filler
+tokens stay in the layout ids, Qwen3-VL's 3-D M-RoPE positions are computed from the real layout,
+and with the soft vectors equal to the filler embedding the model sees exactly what a plain
+`input_ids` call sees (the reference prepended the soft prompt outside the template and lost the
+M-RoPE positions, FIXATE_REFERENCE 9.2 items 2-3).
+
+The forward pass is composed here from the model's public parts (vision features, the language
+model, the LM head) rather than through the top-level `forward`, because that is the only route that
+works on transformers 5.17 and 5.24 alike and still lets the probe (a) keep DeepStack features,
+(b) pass the visual features as leaf tensors, (c) compute logits only where they are needed and
+(d) run eager attention (which returns weights) only in the probed window of layers.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+from transformers import AttentionInterface, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+from transformers.processing_utils import ProcessorMixin
+
+from fixate.data.samples import image_file
+
+DEFAULT_INSTRUCTION = (
+    "You are a sophisticated user behavior emulator. Given a user profile, simulate the user's "
+    "final selection on this movie selection interface. Your final answer should only output "
+    "exactly one of the letters {candidates} shown below the selected poster; do not output any "
+    "other content."
+)
+"""The RecGaze instruction of the reference (FIXATE_REFERENCE 3.2); `{candidates}` becomes the
+sample's slot names, e.g. "A, B, C, D, E"."""
+
+MAX_IMAGE_WIDTH = 1100
+"""Screens wider than this are downscaled first, as in the reference (1920x1080 -> 1100x619, which
+Qwen3-VL turns into 19x34 = 646 visual tokens and InternVL into 2 tiles + thumbnail)."""
+
+ATTENTION = "fixate"
+"""The attention implementation every loaded language model runs under (see `fixate_attention`)."""
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One screen of one user, as the model sees it: the contract between data and models."""
+
+    image: Image.Image
+    slot_boxes: np.ndarray  # (S, 4) x0, y0, x1, y1 in pixels of `image`
+    slot_names: tuple[str, ...]  # what the image labels each slot with ("A".."O", "0".."n")
+    profile: str = ""
+    answer: str | None = None  # teacher-forced answer text; None for free generation
+
+    @classmethod
+    def from_sample(
+        cls, row: Mapping, *, labelled: bool = True, teacher_forced: bool = True
+    ) -> Screen:
+        """Build from a Sample row (`fixate.data.samples`); the answer is the clicked slot."""
+        with Image.open(image_file(row, labelled=labelled)) as image:
+            rgb = image.convert("RGB")
+        names = tuple(str(name) for name in row["slot_names"])
+        return cls(
+            image=rgb,
+            slot_boxes=np.asarray([list(box) for box in row["slot_boxes"]], dtype=np.float32),
+            slot_names=names,
+            profile=str(row["profile"]),
+            answer=names[int(row["label"])] if teacher_forced else None,
+        )
+
+
+@dataclass(frozen=True)
+class ModelBatch:
+    """A left-padded batch of encoded screens; every position-dependent tensor is (B, T)."""
+
+    input_ids: Tensor  # layout ids: the filler token in the soft-prompt slots
+    attention_mask: Tensor
+    position_ids: Tensor  # (B, T), or (4, B, T) for M-RoPE (text row + t, h, w)
+    soft_mask: Tensor  # bool, the N soft-prompt slots of every sample
+    image_mask: Tensor  # bool, the visual tokens
+    answer_ids: Tensor | None  # (B, A) answer token ids, -100 left-padding shorter answers
+    vision: dict[str, Tensor]  # the vision tower's inputs (pixel_values, image_grid_thw, ...)
+    token_cells: list[Tensor]  # per sample (n_visual, 4) image cell of each visual token, pixels
+    token_weights: list[Tensor]  # per sample (n_visual,) weight of each visual token's cell
+    slot_boxes: list[Tensor]  # per sample (S, 4) slot boxes, pixels
+    n_soft: int
+
+    @property
+    def answer_length(self) -> int:
+        return 0 if self.answer_ids is None else self.answer_ids.shape[1]
+
+    @property
+    def query_index(self) -> int:
+        """The position whose prediction is probed: the one predicting the last answer token."""
+        return self.input_ids.shape[1] - (2 if self.answer_length else 1)
+
+    def to(self, device: torch.device | str) -> ModelBatch:
+        def move(value):
+            if isinstance(value, Tensor):
+                return value.to(device)
+            if isinstance(value, list):
+                return [move(item) for item in value]
+            if isinstance(value, dict):
+                return {key: move(item) for key, item in value.items()}
+            return value
+
+        return replace(self, **{f.name: move(getattr(self, f.name)) for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class VisualFeatures:
+    """What the frozen vision tower hands the language model; rows follow the batch's visual tokens.
+
+    Computed once per batch (no gradient: the soft prompt never reaches the vision tower), so a
+    trainer may cache it, and the probe may turn it into leaf tensors to read relevance at it.
+    """
+
+    image: Tensor  # (n_visual_total, D) merged into inputs_embeds at the visual tokens
+    deepstack: tuple[Tensor, ...] = ()  # Qwen3-VL: feature k is added after decoder layer k
+
+    def leaves(self) -> VisualFeatures:
+        """Detached copies that require grad, so relevance can be read at them."""
+        return VisualFeatures(
+            self.image.detach().requires_grad_(True),
+            tuple(level.detach().requires_grad_(True) for level in self.deepstack),
+        )
+
+
+@dataclass(frozen=True)
+class ForwardOutput:
+    """Logits where the answer is predicted (B, max(A, 1), V) and the window's attention maps."""
+
+    logits: Tensor
+    attentions: tuple[Tensor, ...] = field(default=())  # shallow -> deep, each (B, H, T, T)
+
+
+def _repeat_kv(states: Tensor, groups: int) -> Tensor:
+    if groups == 1:
+        return states
+    b, h, t, d = states.shape
+    return states[:, :, None].expand(b, h, groups, t, d).reshape(b, h * groups, t, d)
+
+
+def _additive_mask(mask: Tensor | None, scores: Tensor) -> Tensor:
+    """The registered mask function is `sdpa_mask`: None (plain causal) or bool (True = attend)."""
+    if mask is not None and mask.dtype != torch.bool:
+        return mask
+    q_len, kv_len = scores.shape[-2:]
+    if mask is None:
+        mask = torch.ones(q_len, kv_len, dtype=torch.bool, device=scores.device)
+        mask = mask.tril(kv_len - q_len)[None, None]
+    blocked = torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device)
+    return blocked.masked_fill(~mask, torch.finfo(scores.dtype).min)
+
+
+def eager_attention(
+    module: torch.nn.Module,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attention_mask: Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[Tensor, Tensor]:
+    """The stock eager arithmetic of Qwen3 / Qwen3-VL (inference only), returning the weights."""
+    key = _repeat_kv(key, module.num_key_value_groups)
+    value = _repeat_kv(value, module.num_key_value_groups)
+    scaling = module.scaling if scaling is None else scaling
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    scores = scores + _additive_mask(attention_mask, scores)
+    weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
+    return output, weights
+
+
+def fixate_attention(module, query, key, value, attention_mask, **kwargs):
+    """SDPA, unless the layer has been given another function for this call (`Backbone.forward`).
+
+    This is the "hybrid" attention of GPU_PERFORMANCE: only the probed window pays for eager
+    attention and its weights; the layers below run the fast kernel. The registered mask function
+    is `sdpa_mask` (None when nothing is padded, which keeps SDPA's is_causal fast path); without
+    a registered mask function a custom name silently runs unmasked.
+    """
+    function = getattr(module, "fixate_attention", None)
+    if function is None:
+        kwargs.pop("output_attentions", None)
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    return function(module, query, key, value, attention_mask, **kwargs)
+
+
+AttentionInterface.register(ATTENTION, fixate_attention)
+AttentionMaskInterface.register(ATTENTION, sdpa_mask)
+
+
+class Backbone(ABC):
+    """A frozen vision-language model plus everything needed to feed it screens.
+
+    Subclasses supply what differs between architectures: where the vision inputs live, how
+    visual tokens map to image cells, the position ids, and the vision features.
+    """
+
+    kind: ClassVar[str]
+    default_window: ClassVar[int]  # layers probed by default (FIXATE_REFERENCE 4.1)
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        processor: ProcessorMixin,
+        *,
+        max_image_width: int = MAX_IMAGE_WIDTH,
+    ):
+        self.model = model.eval().requires_grad_(False)
+        self.processor = processor
+        self.max_image_width = max_image_width
+        self.language_model.config._attn_implementation = ATTENTION
+        tokenizer = processor.tokenizer
+        if tokenizer.pad_token_id is None:
+            raise ValueError("the tokenizer needs a pad token (used for padding and as filler)")
+        self.filler_token: str = tokenizer.pad_token
+        self.filler_id: int = tokenizer.pad_token_id
+
+    # ------------------------------------------------------------------ model facts
+    @property
+    def language_model(self) -> torch.nn.Module:
+        return self.model.model.language_model
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        return self.processor.tokenizer
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.dtype
+
+    @property
+    def hidden_size(self) -> int:
+        return self.language_model.config.hidden_size
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.language_model.layers)
+
+    @property
+    def image_token_id(self) -> int:
+        return self.model.config.image_token_id
+
+    def answer_ids(self, text: str) -> list[int]:
+        """Token ids of an answer as appended after the generation prompt."""
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    # ------------------------------------------------------------------ input building
+    def chat_text(self, screen: Screen, n_soft: int, instruction: str) -> str:
+        """The prompt of every mode: a user turn [soft prompt, image, profile + instruction]."""
+        question = instruction.replace("{candidates}", ", ".join(screen.slot_names))
+        text = f"{screen.profile}\n\n{question}" if screen.profile else question
+        content = [{"type": "image"}, {"type": "text", "text": text}]
+        if n_soft:
+            content.insert(0, {"type": "text", "text": self.filler_token * n_soft})
+        messages = [{"role": "user", "content": content}]
+        return self.processor.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False
+        )
+
+    def encode(
+        self,
+        screens: Sequence[Screen],
+        n_soft: int = 0,
+        instruction: str = DEFAULT_INSTRUCTION,
+    ) -> ModelBatch:
+        """Encode screens into one left-padded batch on the model's device.
+
+        Every screen gets the same template; answers are appended as tokens when present (all
+        screens of a batch must have one, or none). Left padding puts every query at the same
+        position, so the probe reads one row for the whole batch.
+        """
+        with_answer = {screen.answer is not None for screen in screens}
+        if len(with_answer) != 1:
+            raise ValueError("either every screen of a batch has an answer, or none has")
+        rows, answers, cells, weights, visions = [], [], [], [], []
+        for screen in screens:
+            image = self._fit(screen.image)
+            processed = self.processor(
+                text=[self.chat_text(screen, n_soft, instruction)],
+                images=[image],
+                return_tensors="pt",
+            )
+            ids = processed["input_ids"][0]
+            if int((ids == self.filler_id).sum()) != n_soft:
+                raise ValueError("the prompt text itself contains the filler token")
+            answer = [] if screen.answer is None else self.answer_ids(screen.answer)
+            rows.append(torch.cat([ids, torch.tensor(answer, dtype=ids.dtype)]))
+            answers.append(answer)
+            unit_cells, cell_weights = self._token_cells(processed, image.size)
+            if unit_cells.shape[0] != int((ids == self.image_token_id).sum()):
+                raise RuntimeError(f"{self.kind}: token cells do not match the visual tokens")
+            width, height = screen.image.size
+            cells.append(unit_cells * torch.tensor([width, height, width, height]))
+            weights.append(cell_weights)
+            visions.append(self._vision_inputs(processed))
+        input_ids, attention_mask = _left_pad(rows, self.filler_id)
+        vision = self._collate_vision(visions)
+        batch = ModelBatch(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=self._position_ids(input_ids, attention_mask, vision),
+            soft_mask=(input_ids == self.filler_id) & attention_mask.bool(),
+            image_mask=input_ids == self.image_token_id,
+            answer_ids=_left_pad(answers, -100)[0] if screens[0].answer is not None else None,
+            vision=vision,
+            token_cells=cells,
+            token_weights=weights,
+            slot_boxes=[torch.as_tensor(s.slot_boxes, dtype=torch.float32) for s in screens],
+            n_soft=n_soft,
+        )
+        return batch.to(self.device)
+
+    def _fit(self, image: Image.Image) -> Image.Image:
+        image = image.convert("RGB")
+        if image.width <= self.max_image_width:
+            return image
+        height = round(image.height * self.max_image_width / image.width)
+        return image.resize((self.max_image_width, height), Image.Resampling.LANCZOS)
+
+    # ------------------------------------------------------------------ forward
+    def embed(self, batch: ModelBatch, soft_prompt: Tensor | None = None) -> Tensor:
+        """`inputs_embeds` of the layout ids with the soft prompt ((N, D) or (B, N, D)) inserted.
+
+        The soft prompt may live in fp32; it is cast to the model dtype here, where it is used.
+        """
+        embeds = self.model.get_input_embeddings()(batch.input_ids)
+        if batch.n_soft == 0:
+            if soft_prompt is not None and soft_prompt.numel():
+                raise ValueError("the batch was encoded without soft-prompt slots (n_soft=0)")
+            return embeds
+        if soft_prompt is None:
+            raise ValueError(f"the batch has {batch.n_soft} soft-prompt slots; pass a soft prompt")
+        soft = soft_prompt.to(embeds.dtype)
+        soft = soft.expand(embeds.shape[0], -1, -1) if soft.dim() == 2 else soft
+        if soft.shape != (embeds.shape[0], batch.n_soft, embeds.shape[-1]):
+            raise ValueError(f"soft prompt {tuple(soft_prompt.shape)} does not fit the batch")
+        return embeds.masked_scatter(batch.soft_mask[..., None], soft)
+
+    @abstractmethod
+    def image_features(self, batch: ModelBatch) -> VisualFeatures:
+        """Run the frozen vision tower (no gradient)."""
+
+    @contextmanager
+    def _window_attention(self, window: int, attention: Callable) -> Iterator[None]:
+        layers = (
+            [layer.self_attn for layer in self.language_model.layers][-window:] if window else []
+        )
+        for module in layers:
+            module.fixate_attention = attention
+        try:
+            yield
+        finally:
+            for module in layers:
+                del module.fixate_attention
+
+    def forward(
+        self,
+        batch: ModelBatch,
+        inputs_embeds: Tensor,
+        features: VisualFeatures,
+        *,
+        window: int = 0,
+        attention: Callable = eager_attention,
+        output_attentions: bool = True,
+    ) -> ForwardOutput:
+        """Run the language model on prepared embeddings and visual features.
+
+        The last `window` layers run `attention` (eager by default, which returns the maps); the
+        others run SDPA. Logits are computed only at the positions that predict the answer
+        tokens (or at the last position when there is no answer).
+        """
+        dtype = inputs_embeds.dtype
+        hidden = inputs_embeds.masked_scatter(batch.image_mask[..., None], features.image.to(dtype))
+        with self._window_attention(min(window, self.num_layers), attention):
+            out = self.language_model(
+                inputs_embeds=hidden,
+                attention_mask=batch.attention_mask,
+                position_ids=batch.position_ids,
+                use_cache=False,
+                output_attentions=bool(window) and output_attentions,
+                **self._decoder_inputs(batch, features),
+            )
+        length, answer = hidden.shape[1], batch.answer_length
+        states = out.last_hidden_state
+        states = states[:, length - 1 - answer : length - 1] if answer else states[:, -1:]
+        logits = self.model.get_output_embeddings()(states)
+        # SDPA layers record no weights (None), so only the window's maps remain
+        attentions = tuple(a for a in out.attentions or () if a is not None)
+        return ForwardOutput(logits=logits, attentions=attentions)
+
+    def run(
+        self, batch: ModelBatch, soft_prompt: Tensor | None = None, *, window: int = 0
+    ) -> ForwardOutput:
+        """Vision tower, embedding and language model in one call (no probing)."""
+        return self.forward(
+            batch, self.embed(batch, soft_prompt), self.image_features(batch), window=window
+        )
+
+    # ------------------------------------------------------------------ architecture specifics
+    @abstractmethod
+    def _token_cells(self, processed: Mapping, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """Each visual token's image cell as (x0, y0, x1, y1) fractions of the image, in token
+        order, and the weight of each cell; `size` is the (width, height) given to the processor."""
+
+    @abstractmethod
+    def _vision_inputs(self, processed: Mapping) -> dict[str, Tensor]:
+        """The vision tower's inputs of one processed screen."""
+
+    @abstractmethod
+    def _collate_vision(self, visions: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        """Concatenate per-screen vision inputs in batch order."""
+
+    @abstractmethod
+    def _position_ids(
+        self, input_ids: Tensor, attention_mask: Tensor, vision: dict[str, Tensor]
+    ) -> Tensor:
+        """Position ids of a left-padded batch."""
+
+    def _decoder_inputs(self, batch: ModelBatch, features: VisualFeatures) -> dict:
+        """Extra language-model arguments (Qwen3-VL: the DeepStack features)."""
+        return {}
+
+
+def _left_pad(rows: Sequence[Sequence[int] | Tensor], value: int) -> tuple[Tensor, Tensor]:
+    """Stack rows right-aligned; returns (padded, attention_mask)."""
+    length = max(len(row) for row in rows)
+    padded = torch.full((len(rows), length), value, dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    for i, row in enumerate(rows):
+        if len(row):
+            padded[i, length - len(row) :] = torch.as_tensor(row, dtype=torch.long)
+            mask[i, length - len(row) :] = 1
+    return padded, mask
+
+
+def unit_grid(rows: int, cols: int) -> Tensor:
+    """Row-major cells of a rows x cols grid over the unit square, as (x0, y0, x1, y1)."""
+    y = torch.arange(rows, dtype=torch.float32)
+    x = torch.arange(cols, dtype=torch.float32)
+    yy, xx = torch.meshgrid(y, x, indexing="ij")
+    return torch.stack([xx / cols, yy / rows, (xx + 1) / cols, (yy + 1) / rows], -1).reshape(-1, 4)

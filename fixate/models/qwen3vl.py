@@ -1,0 +1,76 @@
+"""Qwen3-VL (`Qwen3VLForConditionalGeneration`): merged patch grid, 3-D M-RoPE, DeepStack."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from fixate.models.base import Backbone, ModelBatch, VisualFeatures, unit_grid
+
+
+class Qwen3VLBackbone(Backbone):
+    """Qwen3-VL with its visual tokens laid out as the row-major merged patch grid.
+
+    The image processor resizes the screen (aspect kept up to multiples of patch x merge) and
+    orders patches so that each merge block is consecutive; after the merger, visual token k is
+    cell (k // w, k % w) of an h x w grid, h and w being the patch grid divided by the merge size.
+    """
+
+    kind = "qwen3vl"
+    default_window = 6
+
+    def _token_cells(self, processed: Mapping, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        merge = self.model.config.vision_config.spatial_merge_size
+        frames, grid_h, grid_w = (int(n) for n in processed["image_grid_thw"][0])
+        if frames != 1:
+            raise ValueError("a screen is one image (one temporal patch)")
+        cells = unit_grid(grid_h // merge, grid_w // merge)
+        return cells, torch.ones(cells.shape[0])
+
+    def _vision_inputs(self, processed: Mapping) -> dict[str, Tensor]:
+        return {
+            "pixel_values": processed["pixel_values"],
+            "image_grid_thw": processed["image_grid_thw"],
+        }
+
+    def _collate_vision(self, visions: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        return {key: torch.cat([vision[key] for vision in visions]) for key in visions[0]}
+
+    def _position_ids(
+        self, input_ids: Tensor, attention_mask: Tensor, vision: dict[str, Tensor]
+    ) -> Tensor:
+        """(4, B, T): the text row the causal mask uses, then M-RoPE's (t, h, w) rows.
+
+        Computed from the layout ids, where the soft-prompt slots hold ordinary text tokens: fed
+        `inputs_embeds` alone the model would silently fall back to 1-D positions or to
+        `rope_deltas` left over from an earlier call.
+        """
+        token_types = (input_ids == self.image_token_id).int()
+        rope, _ = self.model.model.get_rope_index(
+            input_ids,
+            mm_token_type_ids=token_types,
+            image_grid_thw=vision["image_grid_thw"],
+            attention_mask=attention_mask,
+        )
+        text = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        return torch.cat([text[None], rope], 0)
+
+    def image_features(self, batch: ModelBatch) -> VisualFeatures:
+        with torch.no_grad():
+            out = self.model.model.get_image_features(
+                batch.vision["pixel_values"], batch.vision["image_grid_thw"], return_dict=True
+            )
+        # 5.24 splits DeepStack features per image, 5.17 does not
+        deepstack = tuple(
+            torch.cat(level) if isinstance(level, list | tuple) else level
+            for level in out.deepstack_features
+        )
+        return VisualFeatures(torch.cat(out.pooler_output), deepstack)
+
+    def _decoder_inputs(self, batch: ModelBatch, features: VisualFeatures) -> dict:
+        return {
+            "visual_pos_masks": batch.image_mask,
+            "deepstack_visual_embeds": list(features.deepstack),
+        }
