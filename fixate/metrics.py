@@ -114,7 +114,8 @@ def aggregate(per_sample: pd.DataFrame, metrics: Iterable[str] | None = None) ->
 
     ``per_sample`` has a ``user_id`` column and one column per metric; NaN values are skipped.
     """
-    metrics = [m for m in (metrics or (*METRICS, "answer_accuracy")) if m in per_sample]
+    candidates = metrics or (*METRICS, "answer_accuracy")
+    metrics = [m for m in candidates if m in per_sample and per_sample[m].notna().any()]
     out: dict[str, float] = {
         "n_samples": len(per_sample),
         "n_users": int(per_sample["user_id"].nunique()),

@@ -5,6 +5,11 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
+from fixate.data.adserp.raw import ORGANIC_FOLDER as ADSERP_ORGANIC_FOLDER
+from fixate.data.adserp.raw import TRIAL_FOLDERS as ADSERP_TRIAL_FOLDERS
+from fixate.data.adserp.raw import participants_with_trials
+from fixate.data.errors import RawDataError
+from fixate.data.synthetic.adserp import adserp_user_ids
 from fixate.data.synthetic.recgaze import recgaze_user_ids
 from fixate.workflow import code_digest
 
@@ -64,3 +69,102 @@ def recgaze_outputs():
         f"{RESULTS}/recgaze/report.json",
         *expand(f"{RESULTS}/recgaze/samples/{{user}}.parquet", user=recgaze_users()),
     ]
+
+
+def adserp_raw_dir():
+    """The AdSERP data/ folder: generated under results/ for the demo, the user's folder otherwise."""
+    if config["adserp"]["source"] == "synthetic":
+        return f"{RESULTS}/adserp/raw"
+    return config["adserp"]["raw_dir"]
+
+
+def adserp_raw(role):
+    """A per-trial folder of the data/ folder by role (fixations, mouse, ads, metadata,
+    screenshot), or a file by name."""
+    name = ADSERP_TRIAL_FOLDERS[role][0] if role in ADSERP_TRIAL_FOLDERS else role
+    return f"{adserp_raw_dir()}/{name}"
+
+
+def adserp_organic():
+    """organic-aoi-data/ as an input when there is one (AdSERP has none; users may add it)."""
+    folder = adserp_raw(ADSERP_ORGANIC_FOLDER)
+    if config["adserp"]["source"] == "synthetic" or Path(folder).is_dir():
+        return [folder]
+    return []
+
+
+def adserp_users():
+    """Participant ids known before any job runs (from the trial file names for real data), so
+    the per-user fan-out is visible in a dry run."""
+    cfg = config["adserp"]
+    if cfg["source"] == "synthetic":
+        return adserp_user_ids(cfg["synthetic"]["n_users"])
+    try:
+        users = participants_with_trials(cfg["raw_dir"])
+    except RawDataError as err:
+        raise WorkflowError(f"adserp.raw_dir: {err}") from err
+    if not users:
+        raise WorkflowError("adserp.raw_dir: no trial files (p<id>-b<block>-t<trial>.*) found")
+    return users
+
+
+def adserp_outputs():
+    """Samples of every user and the preprocessing report."""
+    return [
+        f"{RESULTS}/adserp/report.json",
+        *expand(f"{RESULTS}/adserp/samples/{{user}}.parquet", user=adserp_users()),
+    ]
+
+
+TINY_MODELS = ("tiny-qwen3vl", "tiny-internvl")
+
+
+def model_dir(backbone):
+    """The checkpoint folder of a backbone kind: materialised under results/ for tiny models."""
+    name = config["backbones"][backbone]["model"]
+    if name in TINY_MODELS:
+        return f"{RESULTS}/models/{name}"
+    if not Path(name, "config.json").exists():
+        raise WorkflowError(
+            f"backbones.{backbone}.model: {name} is neither a tiny model ({', '.join(TINY_MODELS)}) "
+            "nor a local checkpoint folder with a config.json"
+        )
+    return name
+
+
+def variants():
+    """Run variants: each signal, and each configured ablation of each signal."""
+    exp = config["experiment"]
+    unknown = set(exp.get("ablations", [])) - set(config.get("ablations", {}))
+    if unknown:
+        raise WorkflowError(f"experiment.ablations names unknown ablations: {sorted(unknown)}")
+    return [f"{s}-{a}" if a else s for s in exp["signals"] for a in [None, *exp.get("ablations", [])]]
+
+
+def train_settings(variant):
+    """The train section with the variant's signal and ablation applied."""
+    signal, _, ablation = variant.partition("-")
+    settings = {**config.get("train", {}), "signal": signal}
+    if ablation:
+        settings.update(config["ablations"][ablation])
+    return settings
+
+
+def dataset_shards(dataset):
+    if dataset == "recgaze":
+        return expand(f"{RESULTS}/recgaze/samples/{{user}}.parquet", user=recgaze_users())
+    raise WorkflowError(f"unknown dataset {dataset!r}")
+
+
+def run_dir(dataset, backbone, operator, variant, seed):
+    return f"{RESULTS}/runs/{dataset}/{backbone}/{operator}/{variant}/seed{seed}"
+
+
+def experiment_outputs():
+    """The aggregate result of every configured (dataset, operator)."""
+    exp = config["experiment"]
+    return expand(
+        f"{RESULTS}/{{dataset}}_{{operator}}.json",
+        dataset=exp["datasets"],
+        operator=exp["operators"],
+    )

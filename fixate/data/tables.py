@@ -218,10 +218,23 @@ def write_parquet(frame: pd.DataFrame, path: str | Path, schema: pa.Schema | Non
         pq.write_table(table, tmp)
 
 
+def _finite(obj: Any) -> Any:
+    """NaN and infinities become null, so the file is valid JSON for every reader."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _finite(obj.item())
+    return obj
+
+
 def write_json(obj: Any, path: str | Path) -> None:
-    """Write JSON atomically, indented for people to read."""
+    """Write JSON atomically, indented for people to read (NaN written as null)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n")
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:

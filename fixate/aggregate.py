@@ -1,0 +1,76 @@
+"""One result file per (dataset, operator): every run of it summarised over seeds.
+
+Per backbone and variant: mean, standard deviation and n over seeds of each mode's and each
+baseline's aggregate metrics; FixATE's margin over the per-user prior; and per-user paired Wilcoxon
+tests of FixATE against the backbone, on per-user means pooled over the seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from fixate.data.tables import write_json
+from fixate.evaluate import MODES
+from fixate.metrics import METRICS
+from fixate.stats import paired_wilcoxon, seed_summary
+
+
+def _margin(run: dict, baseline: str = "user_prior") -> dict[str, float]:
+    fixate = run["modes"].get("fixate_tf", {})
+    prior = run["baselines"].get(baseline, {})
+    return {k: fixate[k] - prior[k] for k in fixate if k.startswith("micro_") and k in prior}
+
+
+def aggregate_runs(metric_files: list[str | Path], out: str | Path, experiment: dict) -> dict:
+    """Summarise the runs whose ``metrics.json`` files are given (their siblings are read too)."""
+    groups: dict[tuple[str, str], list[tuple[dict, Path]]] = defaultdict(list)
+    dataset = operator = None
+    for file in map(Path, metric_files):
+        run = json.loads(file.read_text())
+        variant = file.parent.parent.name
+        operator = file.parent.parent.parent.name
+        dataset = run["dataset"]
+        groups[(run["backbone"], variant)].append((run, file.parent))
+    results: dict[str, dict] = defaultdict(dict)
+    for (backbone, variant), runs in sorted(groups.items()):
+        per_sample = pd.concat(
+            [pd.read_parquet(d / "per_sample.parquet") for _, d in runs], ignore_index=True
+        )
+        by_mode = dict(tuple(per_sample.groupby("mode")))
+        modes = {
+            m: seed_summary([r["modes"][m] for r, _ in runs])
+            for m in MODES
+            if all(m in r["modes"] for r, _ in runs)
+        }
+        baselines = {
+            b: seed_summary([r["baselines"][b] for r, _ in runs]) for b in runs[0][0]["baselines"]
+        }
+        results[backbone][variant] = {
+            "seeds": sorted(r["seed"] for r, _ in runs),
+            "n_samples": runs[0][0]["n_samples"],
+            "modes": modes,
+            "baselines": baselines,
+            "margin_over_user_prior": seed_summary([_margin(r) for r, _ in runs]),
+            "wilcoxon": {
+                kind: paired_wilcoxon(
+                    by_mode[f"backbone_{kind}"],
+                    by_mode[f"fixate_{kind}"],
+                    [*METRICS, "answer_accuracy"] if kind == "fg" else METRICS,
+                )
+                for kind in ("tf", "fg")
+                if f"fixate_{kind}" in by_mode
+            },
+            "config": runs[0][0]["config"],
+        }
+    summary = {
+        "dataset": dataset,
+        "operator": operator,
+        "experiment": experiment,
+        "results": dict(results),
+    }
+    write_json(summary, out)
+    return summary

@@ -1,0 +1,172 @@
+"""The four-way evaluation: backbone and FixATE, each teacher-forced and by free generation.
+
+Every mode goes through the one prompt template (`Backbone.encode`) and the one probe
+(`fixate.probe.probe`), so the modes differ only in what they are meant to differ in:
+
+* the model: the bare backbone (no soft prompt at all) or the backbone with the user's soft prompt;
+* the probed answer: the user's actual click (teacher-forced, ``tf``) or the model's own answer,
+  generated greedily among the candidate names (free generation, ``fg``).
+
+The answer probabilities over the candidates come from one pass without an answer (a name of
+several tokens is scored by its full token sequence), so log-loss and AUC are the same in both
+modes of a model; answer accuracy exists only in ``fg``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from fixate.data.samples import SIGNAL_COLUMNS
+from fixate.metrics import sample_metrics
+from fixate.models import DEFAULT_INSTRUCTION, Backbone, ModelBatch, Screen, VisualFeatures
+from fixate.probe import probe
+from fixate.prompt import SoftPrompt
+
+MODES = ("backbone_tf", "backbone_fg", "fixate_tf", "fixate_fg")
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Which operator reads the model, over which layers, with which parameters."""
+
+    operator: str = "attnlrp"
+    window: int | None = None  # None: the backbone's default (Qwen3-VL 6, InternVL 5)
+    options: dict = field(default_factory=dict)
+    instruction: str = DEFAULT_INSTRUCTION
+
+
+def batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    """Consecutive row blocks of ``frame``."""
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def soft_inputs(prompt: SoftPrompt | None, users: Sequence[str]) -> tuple[Tensor | None, int]:
+    """The composed soft prompts of ``users`` and their length (none for the bare backbone)."""
+    if prompt is None:
+        return None, 0
+    return prompt(list(users)), prompt.n_tokens
+
+
+def answer_scores(
+    backbone: Backbone,
+    screens: Sequence[Screen],
+    soft: Tensor | None,
+    n_soft: int,
+    features: VisualFeatures,
+    instruction: str,
+) -> list[np.ndarray]:
+    """Log-probability of every candidate name of every screen, as the model would answer.
+
+    Names of one token (RecGaze letters) are read from a single pass without an answer; a name of
+    several tokens (AdSERP box 12) is scored by a teacher-forced pass with that name.
+    """
+    open_batch = backbone.encode([replace(s, answer=None) for s in screens], n_soft, instruction)
+    with torch.no_grad():
+        last = backbone.forward(open_batch, backbone.embed(open_batch, soft), features, window=0)
+        log_probs = torch.log_softmax(last.logits[:, -1].float(), dim=-1).cpu()
+    scores = []
+    for i, screen in enumerate(screens):
+        ids = [backbone.answer_ids(name) for name in screen.slot_names]
+        values = np.array([float(log_probs[i, t[0]]) if len(t) == 1 else np.nan for t in ids])
+        for j in np.flatnonzero(np.isnan(values)):
+            values[j] = _sequence_log_prob(
+                backbone, screen, screen.slot_names[j], soft, i, n_soft, instruction
+            )
+        scores.append(values)
+    return scores
+
+
+def _sequence_log_prob(
+    backbone: Backbone,
+    screen: Screen,
+    name: str,
+    soft: Tensor | None,
+    row: int,
+    n_soft: int,
+    instruction: str,
+) -> float:
+    batch = backbone.encode([replace(screen, answer=name)], n_soft, instruction)
+    own_soft = None if soft is None else soft[row : row + 1]
+    with torch.no_grad():
+        out = backbone.run(batch, own_soft)
+        log_probs = torch.log_softmax(out.logits[0].float(), dim=-1)
+        ids = batch.answer_ids[0]
+        return float(log_probs[torch.arange(len(ids)), ids].sum())
+
+
+def probe_slots(
+    backbone: Backbone,
+    batch: ModelBatch,
+    soft: Tensor | None,
+    settings: ProbeSettings,
+    features: VisualFeatures,
+) -> list[np.ndarray]:
+    """Detached slot distribution of each screen of ``batch``."""
+    result = probe(
+        backbone,
+        batch,
+        soft,
+        operator=settings.operator,
+        window=settings.window,
+        differentiable=False,
+        features=features,
+        **settings.options,
+    )
+    slots = result.slots.float().cpu().numpy()
+    mask = result.slot_mask.cpu().numpy()
+    return [s[m] for s, m in zip(slots, mask, strict=True)]
+
+
+def evaluate_model(
+    backbone: Backbone,
+    samples: pd.DataFrame,
+    prompt: SoftPrompt | None,
+    settings: ProbeSettings,
+    signal: str = "fixation",
+    batch_size: int = 4,
+    name: str = "fixate",
+    free_generation: bool = True,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Per-sample metrics of one model (``name``: "backbone" or "fixate") in its tf/fg modes."""
+    dwell_column = SIGNAL_COLUMNS[signal]
+    records = []
+    blocks = list(batches(samples, batch_size))
+    for block in tqdm(blocks, desc=f"evaluate {name}", disable=not progress, mininterval=5.0):
+        rows = block.to_dict("records")
+        screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
+        soft, n_soft = soft_inputs(prompt, [row["user_id"] for row in rows])
+        with torch.no_grad():
+            tf_batch = backbone.encode(screens, n_soft, settings.instruction)
+            features = backbone.image_features(tf_batch)
+        scores = answer_scores(backbone, screens, soft, n_soft, features, settings.instruction)
+        modes = {"tf": (screens, tf_batch)}
+        generated = [s.slot_names[int(np.argmax(v))] for s, v in zip(screens, scores, strict=True)]
+        if free_generation:
+            fg_screens = [replace(s, answer=g) for s, g in zip(screens, generated, strict=True)]
+            modes["fg"] = (fg_screens, backbone.encode(fg_screens, n_soft, settings.instruction))
+        for mode, (_, batch) in modes.items():
+            slots = probe_slots(backbone, batch, soft, settings, features)
+            for row, p, score, answer in zip(rows, slots, scores, generated, strict=True):
+                option_probs = np.exp(score - score.max())
+                record = {
+                    "mode": f"{name}_{mode}",
+                    "user_id": row["user_id"],
+                    "screen_id": row["screen_id"],
+                    "n_candidates": int(row["n_candidates"]),
+                    "label": int(row["label"]),
+                    **sample_metrics(p, row[dwell_column], int(row["label"]), option_probs),
+                }
+                if mode == "fg":
+                    record["answer"] = answer
+                    record["answer_accuracy"] = float(answer == row["slot_names"][row["label"]])
+                records.append(record)
+    return pd.DataFrame(records)

@@ -1,0 +1,439 @@
+"""Training a personalised soft prompt against a frozen backbone, then the four-way test.
+
+Loss = w_c * next-token loss on the clicked slot's name + lambda(t) * alignment loss between the
+user's dwell distribution and the probe's slot distribution + beta * ||user mixing logits||^2.
+
+The loop is written for accelerate: the same code trains on one CPU, one GPU or several GPUs
+(data parallel over batches; the trainable parameters are tiny, so their all-reduce is cheap).
+The best epoch is chosen on the validation split by the composite score; every evaluation writes a
+checkpoint (named by a digest of the run's configuration) that a killed job resumes from, giving
+the same result as an uninterrupted run, because batch order depends only on (seed, epoch).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs
+from tqdm import tqdm
+
+from fixate.baselines import score_baselines
+from fixate.data.samples import SIGNAL_COLUMNS, read_samples, with_signal
+from fixate.data.tables import atomic_path, write_json, write_parquet
+from fixate.evaluate import MODES, ProbeSettings, batches, evaluate_model
+from fixate.losses import AlignmentLoss, attention_weight, dwell_distribution
+from fixate.metrics import METRICS, aggregate, composite_score
+from fixate.models import Backbone, Screen, load_backbone
+from fixate.probe import probe
+from fixate.prompt import SoftPrompt
+from fixate.stats import paired_wilcoxon
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training hyperparameter (defaults: the reference's RecGaze settings)."""
+
+    n_basis: int = 8
+    n_tokens: int = 16
+    prompt_mode: str = "personal"  # personal | shared (no per-user weights) | frozen (random)
+    epochs: int = 30
+    batch_size: int = 4
+    grad_accum: int = 2
+    basis_lr: float = 1e-3
+    user_lr: float = 1e-3
+    weight_decay: float = 1e-3
+    basis_clip: float = 100.0
+    user_clip: float = 5.0
+    choice_weight: float = 0.5
+    train_choice: bool = True
+    lambda_target: float = 0.5
+    lambda_warmup: int = 30
+    beta: float = 1e-3
+    alignment: str = "weighted_full_kl"
+    gamma: float = 2.0
+    top_k: int = 5
+    eval_every: int = 2
+    patience: int = 5
+    signal: str = "fixation"  # fixation | cursor
+    require_both_signals: bool = False
+    max_nan_steps: int = 10
+    free_generation: bool = True
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        values = dict(values)
+        probe_values = values.pop("probe", {}) or {}
+        return cls(**values, probe=ProbeSettings(**probe_values))
+
+    def digest(self, *extra: object) -> str:
+        text = json.dumps([asdict(self), *map(str, extra)], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class NonFiniteLoss(RuntimeError):
+    """Raised when the loss stays NaN or infinite for too many steps in a row."""
+
+
+def padded(values: list, width: int) -> torch.Tensor:
+    """(B, width) float tensor of variable-length rows, zero-padded."""
+    out = torch.zeros(len(values), width)
+    for i, row in enumerate(values):
+        out[i, : len(row)] = torch.as_tensor(np.asarray(row, dtype=np.float32))
+    return out
+
+
+class Trainer:
+    """One run: a soft prompt for one (dataset, backbone, operator, signal, seed)."""
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        samples: pd.DataFrame,
+        config: TrainConfig,
+        seed: int,
+        run_dir: Path,
+        accelerator: Accelerator | None = None,
+    ):
+        self.backbone = backbone
+        self.config = config
+        self.seed = seed
+        self.run_dir = Path(run_dir)
+        self.accelerator = accelerator or Accelerator(
+            cpu=backbone.device.type == "cpu",
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        )
+        selected = with_signal(samples, config.signal, config.require_both_signals)
+        self.train_set = selected[selected["split"] == "train"].reset_index(drop=True)
+        self.val_set = selected[selected["split"] == "val"].reset_index(drop=True)
+        self.test_set = selected[selected["split"] == "test"].reset_index(drop=True)
+        self.selected = selected
+        users = sorted(set(self.train_set["user_id"]))
+        torch.manual_seed(seed)
+        self.prompt = SoftPrompt(
+            backbone.hidden_size,
+            users,
+            n_basis=config.n_basis,
+            n_tokens=config.n_tokens,
+            mode=config.prompt_mode,
+            seed=seed,
+            device=backbone.device,
+        )
+        groups = [
+            {
+                "params": [self.prompt.basis],
+                "lr": config.basis_lr,
+                "weight_decay": config.weight_decay,
+            },
+            {
+                "params": [self.prompt.user_logits],
+                "lr": config.user_lr,
+                "weight_decay": config.weight_decay,
+            },
+        ]
+        trainable = [g for g in groups if g["params"][0].requires_grad]
+        if not trainable:  # a frozen prompt still runs the loop, but nothing changes
+            self._idle = torch.nn.Parameter(torch.zeros((), device=backbone.device))
+            trainable = [{"params": [self._idle], "lr": 0.0}]
+        self.optimizer = torch.optim.AdamW(trainable)
+        self.model, self.optimizer = self.accelerator.prepare(self.prompt, self.optimizer)
+        self.alignment = AlignmentLoss(config.alignment, config.gamma, config.top_k)
+        self.checkpoint = self.run_dir / f"checkpoint-{config.digest(seed, len(selected))}.pt"
+        self.state = {
+            "epoch": 0,
+            "step": 0,
+            "best_score": -math.inf,
+            "best_epoch": 0,
+            "stale": 0,
+            "best_prompt": None,
+            "log": [],
+        }
+
+    # ----------------------------------------------------------------- training
+    def batch_order(self, epoch: int) -> list[pd.DataFrame]:
+        """Shuffled batches of an epoch; depends on (seed, epoch) only, so a resumed run agrees."""
+        rng = np.random.default_rng([self.seed, epoch])
+        order = self.train_set.iloc[rng.permutation(len(self.train_set))]
+        all_batches = list(batches(order, self.config.batch_size))
+        rank, world = self.accelerator.process_index, self.accelerator.num_processes
+        return all_batches[rank::world]
+
+    def loss(self, block: pd.DataFrame, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.config
+        rows = block.to_dict("records")
+        screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
+        users = [row["user_id"] for row in rows]
+        soft, n_soft = self.model(users), self.prompt.n_tokens
+        batch = self.backbone.encode(screens, n_soft, cfg.probe.instruction)
+        lam = attention_weight(step, cfg.lambda_target, cfg.lambda_warmup, cfg.train_choice)
+        features = self.backbone.image_features(batch)
+        parts: dict[str, float] = {"lambda": lam}
+        total = torch.zeros((), device=self.backbone.device)
+        logits = None
+        if lam > 0:
+            result = probe(
+                self.backbone,
+                batch,
+                soft,
+                operator=cfg.probe.operator,
+                window=cfg.probe.window,
+                differentiable=soft.requires_grad,
+                features=features,
+                **cfg.probe.options,
+            )
+            dwell = padded([row[SIGNAL_COLUMNS[cfg.signal]] for row in rows], result.slots.shape[1])
+            target = dwell_distribution(dwell.to(result.slots.device), result.slot_mask)
+            align = self.alignment(target, result.slots.float(), result.slot_mask)
+            total = total + lam * align
+            parts["alignment"] = align.item()
+            if result.logits.requires_grad:
+                logits = result.logits
+        if cfg.train_choice and cfg.choice_weight > 0:
+            if logits is None:
+                out = self.backbone.forward(batch, self.backbone.embed(batch, soft), features)
+                logits = out.logits
+            ce = F.cross_entropy(
+                logits.float().flatten(0, 1), batch.answer_ids.flatten(), ignore_index=-100
+            )
+            total = total + cfg.choice_weight * ce
+            parts["choice"] = ce.item()
+        penalty = self.prompt.penalty(users)
+        total = total + cfg.beta * penalty
+        parts["penalty"] = penalty.item()
+        return total, parts
+
+    def fit(self) -> None:
+        """Train with periodic validation, resuming from this configuration's checkpoint."""
+        cfg = self.config
+        self._resume()
+        nan_streak = 0
+        for epoch in range(self.state["epoch"] + 1, cfg.epochs + 1):
+            blocks = self.batch_order(epoch)
+            sums: dict[str, list[float]] = {}
+            self.optimizer.zero_grad(set_to_none=True)
+            pending = 0
+            for i, block in enumerate(
+                tqdm(
+                    blocks,
+                    desc=f"epoch {epoch}/{cfg.epochs}",
+                    disable=not self.accelerator.is_main_process,
+                    mininterval=5.0,
+                )
+            ):
+                loss, parts = self.loss(block, self.state["step"])
+                if not torch.isfinite(loss):
+                    nan_streak += 1
+                    log.warning(
+                        "epoch %d batch %d: non-finite loss %s, step skipped", epoch, i, parts
+                    )
+                    if nan_streak >= cfg.max_nan_steps:
+                        raise NonFiniteLoss(
+                            f"{nan_streak} non-finite losses in a row (last parts {parts}); lower "
+                            "the learning rates or check the samples"
+                        )
+                    self.optimizer.zero_grad(set_to_none=True)
+                    pending = 0
+                    continue
+                nan_streak = 0
+                if loss.requires_grad:  # a frozen prompt has nothing to differentiate
+                    self.accelerator.backward(loss / cfg.grad_accum)
+                pending += 1
+                for key, value in {"loss": loss.item(), **parts}.items():
+                    sums.setdefault(key, []).append(value)
+                if pending == cfg.grad_accum or i == len(blocks) - 1:
+                    self._step()
+                    pending = 0
+            row = {
+                "epoch": epoch,
+                "step": self.state["step"],
+                **{k: float(np.mean(v)) for k, v in sums.items()},
+            }
+            if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+                score = self.validate()
+                row["val_score"] = score
+                if score > self.state["best_score"]:
+                    self.state.update(
+                        best_score=score,
+                        best_epoch=epoch,
+                        stale=0,
+                        best_prompt=self._prompt_state(),
+                    )
+                else:
+                    self.state["stale"] += 1
+                self.state["epoch"] = epoch
+                self.state["log"].append(row)
+                self._save()
+                if self.state["stale"] >= cfg.patience:
+                    log.info("early stop at epoch %d (best %d)", epoch, self.state["best_epoch"])
+                    break
+            else:
+                self.state["epoch"] = epoch
+                self.state["log"].append(row)
+            log.info("epoch %d: %s", epoch, row)
+        if self.state["best_prompt"] is not None:
+            self.prompt.load_state_dict(self.state["best_prompt"])
+
+    def _step(self) -> None:
+        cfg = self.config
+        for param, limit in (
+            (self.prompt.basis, cfg.basis_clip),
+            (self.prompt.user_logits, cfg.user_clip),
+        ):
+            if param.grad is not None:
+                torch.nn.utils.clip_grad_norm_([param], limit)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state["step"] += 1
+
+    def validate(self) -> float:
+        """Composite score of the soft prompt on the validation split (teacher-forced)."""
+        if self.val_set.empty:
+            return -float(self.state["epoch"])  # no validation data: keep the last epoch
+        per_sample = evaluate_model(
+            self.backbone,
+            self.val_set,
+            self.prompt,
+            self.config.probe,
+            self.config.signal,
+            self.config.batch_size,
+            name="val",
+            free_generation=False,
+            progress=False,
+        )
+        return composite_score(aggregate(per_sample), with_answer=False)
+
+    # ----------------------------------------------------------------- checkpoints
+    def _prompt_state(self) -> dict:
+        return {k: v.detach().clone() for k, v in self.prompt.state_dict().items()}
+
+    def _save(self) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        payload = {
+            "state": self.state,
+            "prompt": self._prompt_state(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+        with atomic_path(self.checkpoint) as tmp:
+            torch.save(payload, tmp)
+
+    def _resume(self) -> None:
+        if not self.checkpoint.exists():
+            return
+        payload = torch.load(self.checkpoint, map_location=self.backbone.device, weights_only=False)
+        self.state = payload["state"]
+        self.prompt.load_state_dict(payload["prompt"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        log.info("resumed from %s at epoch %d", self.checkpoint, self.state["epoch"])
+
+    # ----------------------------------------------------------------- testing
+    def test(self) -> tuple[dict, pd.DataFrame]:
+        """The four modes and the baselines on the test split, with per-user Wilcoxon tests."""
+        cfg = self.config
+        evaluations = [
+            evaluate_model(
+                self.backbone,
+                self.test_set,
+                None,
+                cfg.probe,
+                cfg.signal,
+                cfg.batch_size,
+                name="backbone",
+                free_generation=cfg.free_generation,
+            ),
+            evaluate_model(
+                self.backbone,
+                self.test_set,
+                self.prompt,
+                cfg.probe,
+                cfg.signal,
+                cfg.batch_size,
+                name="fixate",
+                free_generation=cfg.free_generation,
+            ),
+        ]
+        baselines = score_baselines(self.selected, cfg.signal).rename(columns={"baseline": "mode"})
+        per_sample = pd.concat([*evaluations, baselines], ignore_index=True)
+        by_mode = {mode: g for mode, g in per_sample.groupby("mode")}
+        metrics = {
+            "modes": {m: aggregate(by_mode[m]) for m in MODES if m in by_mode},
+            "baselines": {m: aggregate(g) for m, g in by_mode.items() if m not in MODES},
+            "wilcoxon": {
+                kind: paired_wilcoxon(
+                    by_mode[f"backbone_{kind}"],
+                    by_mode[f"fixate_{kind}"],
+                    [*METRICS, "answer_accuracy"] if kind == "fg" else METRICS,
+                )
+                for kind in ("tf", "fg")
+                if f"fixate_{kind}" in by_mode
+            },
+        }
+        return metrics, per_sample
+
+    def write_log(self, path: Path) -> None:
+        columns = ["epoch", "step", "loss", "choice", "alignment", "penalty", "lambda", "val_score"]
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(self.state["log"])
+
+
+def run(
+    shards: list[str | Path],
+    model_dir: str | Path,
+    backbone_kind: str,
+    config: TrainConfig,
+    seed: int,
+    out_dir: str | Path,
+    dataset: str,
+    trust_remote_code: bool = False,
+) -> dict:
+    """Train and test one run; write metrics.json, per_sample.parquet, prompt.safetensors and
+    train_log.csv into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    samples = read_samples(shards)
+    backbone = load_backbone(model_dir, backbone_kind, trust_remote_code=trust_remote_code)
+    trainer = Trainer(backbone, samples, config, seed, out_dir)
+    log.info(
+        "%d train / %d val / %d test samples (%s signal) from %d users",
+        len(trainer.train_set),
+        len(trainer.val_set),
+        len(trainer.test_set),
+        config.signal,
+        samples["user_id"].nunique(),
+    )
+    trainer.fit()
+    metrics, per_sample = trainer.test()
+    metrics = {
+        "dataset": dataset,
+        "backbone": backbone_kind,
+        "model_dir": str(model_dir),
+        "seed": seed,
+        "best_epoch": trainer.state["best_epoch"],
+        "best_val_score": trainer.state["best_score"],
+        "config": asdict(config),
+        "n_samples": {s: len(getattr(trainer, f"{s}_set")) for s in ("train", "val", "test")},
+        **metrics,
+    }
+    if trainer.accelerator.is_main_process:
+        write_parquet(per_sample, out_dir / "per_sample.parquet")
+        trainer.prompt.save(out_dir / "prompt.safetensors")
+        trainer.write_log(out_dir / "train_log.csv")
+        write_json(metrics, out_dir / "metrics.json")
+    return metrics

@@ -1,0 +1,69 @@
+"""Training and the four-way test, one job per (dataset, backbone, operator, variant, seed)."""
+
+RUN = f"{RESULTS}/runs/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}"
+
+
+wildcard_constraints:
+    backbone="qwen3vl|internvl",
+    operator="rollout|glimpse|attnlrp|attnlrp-rules",
+    seed=r"\d+",
+    variant=r"(fixation|cursor)(-[A-Za-z0-9_]+)?",
+
+
+rule train:
+    """Train one personalised soft prompt, then evaluate it four ways and score the baselines."""
+    input:
+        shards=lambda w: dataset_shards(w.dataset),
+        model=lambda w: model_dir(w.backbone),
+    output:
+        metrics=f"{RUN}/metrics.json",
+        per_sample=f"{RUN}/per_sample.parquet",
+        prompt=f"{RUN}/prompt.safetensors",
+        log_csv=f"{RUN}/train_log.csv",
+    params:
+        train=lambda w: {**train_settings(w.variant),
+                         "probe": {**config.get("train", {}).get("probe", {}),
+                                   "operator": w.operator}},
+        trust_remote_code=lambda w: config["backbones"][w.backbone].get("trust_remote_code", False),
+        code=library("fixate/models", "fixate/probe", "fixate/prompt.py", "fixate/train.py",
+                     "fixate/evaluate.py", "fixate/losses.py", "fixate/metrics.py",
+                     "fixate/baselines.py", "fixate/stats.py", "fixate/data/samples.py"),
+    log:
+        f"{RESULTS}/logs/train/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=32000,
+        runtime=720,
+    conda:
+        "../envs/fixate.yaml"
+    script:
+        "../workflow_scripts/train.py"
+
+
+rule aggregate:
+    """Mean and spread over seeds of every backbone, mode and baseline; the per-user tests."""
+    input:
+        runs=lambda w: expand(
+            f"{run_dir(w.dataset, '{backbone}', w.operator, '{variant}', '{seed}')}/metrics.json",
+            backbone=config["experiment"]["backbones"],
+            variant=variants(),
+            seed=config["experiment"]["seeds"],
+        ),
+    output:
+        f"{RESULTS}/{{dataset}}_{{operator}}.json",
+    params:
+        experiment=config["experiment"],
+        code=library("fixate/stats.py", "fixate/aggregate.py"),
+    log:
+        f"{RESULTS}/logs/aggregate/{{dataset}}_{{operator}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    localrule: True
+    conda:
+        "../envs/fixate.yaml"
+    script:
+        "../workflow_scripts/aggregate.py"

@@ -1,0 +1,180 @@
+"""Training and the four-way test on a tiny model: outputs, resume, NaN handling, ablations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from model_fixtures import SMALL, interface, slot_boxes
+
+from fixate.data.samples import write_samples
+from fixate.evaluate import MODES
+from fixate.models import load_backbone
+from fixate.models.tiny import TINY_KINDS
+from fixate.train import NonFiniteLoss, TrainConfig, Trainer, run
+
+pytest_plugins = ["model_fixtures"]
+LETTERS = list("ABCDEFGHIJ")
+
+
+def make_samples(folder: Path, users=("u1", "u2"), per_split=(4, 2, 2)) -> list[Path]:
+    """Small screens (10 slots) whose gaze favours one slot per user, written as shards."""
+    images = folder / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    boxes = slot_boxes(SMALL, rows=2, cols=5)
+    rng = np.random.default_rng(0)
+    shards = []
+    for u, user in enumerate(users):
+        rows = []
+        k = 0
+        for split, count in zip(("train", "val", "test"), per_split, strict=True):
+            for _ in range(count):
+                name = f"images/{user}_{k}.png"
+                interface(lit=int(rng.integers(10)), size=SMALL).save(folder / name)
+                gaze = rng.uniform(0, 50, 10)
+                gaze[u * 3] += 400
+                rows.append(
+                    {
+                        "dataset": "toy",
+                        "user_id": user,
+                        "screen_id": f"S{k}",
+                        "content_id": f"c{k}",
+                        "visit_index": 0,
+                        "image_path": name,
+                        "labelled_image_path": name,
+                        "image_width": SMALL[0],
+                        "image_height": SMALL[1],
+                        "slot_boxes": boxes.tolist(),
+                        "slot_names": LETTERS,
+                        "n_candidates": 10,
+                        "label": u * 3,
+                        "gaze_ms": gaze.tolist(),
+                        "cursor_ms": [0.0] * 10,
+                        "split": split,
+                        "profile": f"Top_genre: {'Drama' if u else 'Comedy'}",
+                    }
+                )
+                k += 1
+        path = folder / "samples" / f"{user}.parquet"
+        write_samples(pd.DataFrame(rows), path)
+        shards.append(path)
+    return shards
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> list[Path]:
+    return make_samples(tmp_path_factory.mktemp("toy"))
+
+
+@pytest.fixture(scope="module")
+def qwen(tiny_models):
+    return load_backbone(tiny_models["tiny-qwen3vl"], "qwen3vl", device="cpu")
+
+
+def quick(**overrides) -> TrainConfig:
+    settings = {
+        "epochs": 2,
+        "eval_every": 1,
+        "lambda_warmup": 1,
+        "batch_size": 2,
+        "grad_accum": 1,
+        "n_basis": 2,
+        "n_tokens": 4,
+        "basis_lr": 0.05,
+        "user_lr": 0.05,
+        "probe": {"operator": "attnlrp", "window": 2},
+    }
+    settings.update(overrides)
+    return TrainConfig.from_dict(settings)
+
+
+def trainer(qwen, shards, tmp_path, config=None) -> Trainer:
+    from fixate.data.samples import read_samples
+
+    return Trainer(qwen, read_samples(shards), config or quick(), seed=3, run_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_KINDS))
+def test_run_writes_every_output_with_four_modes_and_baselines(name, tiny_models, shards, tmp_path):
+    metrics = run(shards, tiny_models[name], TINY_KINDS[name], quick(epochs=1), 7, tmp_path, "toy")
+    for file in ("metrics.json", "per_sample.parquet", "prompt.safetensors", "train_log.csv"):
+        assert (tmp_path / file).exists()
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(on_disk["modes"]) == set(MODES)
+    assert set(on_disk["baselines"]) == {"uniform", "position_prior", "user_prior"}
+    assert on_disk["n_samples"] == {"train": 8, "val": 4, "test": 4}
+    assert 0 <= on_disk["modes"]["fixate_fg"]["micro_answer_accuracy"] <= 1
+    assert "micro_answer_accuracy" not in on_disk["modes"]["fixate_tf"]
+    per_sample = pd.read_parquet(tmp_path / "per_sample.parquet")
+    assert per_sample.groupby("mode").size().to_dict() == {
+        m: 4 for m in [*MODES, "uniform", "position_prior", "user_prior"]
+    }
+    log = pd.read_csv(tmp_path / "train_log.csv")
+    assert list(log["epoch"]) == [1] and np.isfinite(log["val_score"]).all()
+    assert metrics["wilcoxon"]["tf"]["js"]["p_wilcoxon"] is None  # 2 users: too few to test
+
+
+def test_training_moves_the_prompt_and_the_user_weights(qwen, shards, tmp_path):
+    t = trainer(qwen, shards, tmp_path)
+    basis = t.prompt.basis.detach().clone()
+    t.fit()
+    assert not torch.allclose(basis, t.prompt.basis)
+    assert t.prompt.user_logits.abs().sum() > 0
+    assert t.state["step"] == 8  # 4 batches x 2 epochs, one optimiser step each
+
+
+def test_a_killed_run_resumes_to_the_same_result(qwen, shards, tmp_path, monkeypatch):
+    reference = trainer(qwen, shards, tmp_path / "whole")
+    reference.fit()
+
+    interrupted = trainer(qwen, shards, tmp_path / "killed")
+    original = Trainer.loss
+
+    def dies_in_epoch_two(self, block, step):
+        if step >= 4:
+            raise KeyboardInterrupt
+        return original(self, block, step)
+
+    monkeypatch.setattr(Trainer, "loss", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit()
+    monkeypatch.setattr(Trainer, "loss", original)
+    resumed = trainer(qwen, shards, tmp_path / "killed")
+    resumed.fit()
+    assert resumed.state["log"][0] == reference.state["log"][0]
+    torch.testing.assert_close(resumed.prompt.basis, reference.prompt.basis)
+    torch.testing.assert_close(resumed.prompt.user_logits, reference.prompt.user_logits)
+    assert resumed.state["best_epoch"] == reference.state["best_epoch"]
+
+
+def test_a_changed_configuration_does_not_resume_a_stale_checkpoint(qwen, shards, tmp_path):
+    first = trainer(qwen, shards, tmp_path, quick(epochs=1))
+    first.fit()
+    second = trainer(qwen, shards, tmp_path, quick(epochs=1, gamma=0.0))
+    assert second.checkpoint != first.checkpoint and not second.checkpoint.exists()
+
+
+def test_non_finite_losses_are_skipped_then_stop_the_run(qwen, shards, tmp_path, monkeypatch):
+    t = trainer(qwen, shards, tmp_path, quick(max_nan_steps=3))
+    basis = t.prompt.basis.detach().clone()
+    monkeypatch.setattr(
+        Trainer, "loss", lambda self, block, step: (torch.tensor(float("nan")), {"choice": 1.0})
+    )
+    with pytest.raises(NonFiniteLoss, match="3 non-finite losses in a row"):
+        t.fit()
+    torch.testing.assert_close(t.prompt.basis, basis)
+
+
+@pytest.mark.parametrize(
+    ("mode", "basis_moves", "users_move"), [("frozen", False, False), ("shared", True, False)]
+)
+def test_prompt_ablations(qwen, shards, tmp_path, mode, basis_moves, users_move):
+    t = trainer(qwen, shards, tmp_path, quick(epochs=1, prompt_mode=mode))
+    basis = t.prompt.basis.detach().clone()
+    t.fit()
+    assert (not torch.allclose(basis, t.prompt.basis)) == basis_moves
+    assert bool(t.prompt.user_logits.abs().sum() > 0) == users_move
