@@ -16,7 +16,7 @@ import pandas as pd
 from fixate.data.tables import write_json
 from fixate.evaluate import MODES
 from fixate.metrics import METRICS
-from fixate.stats import paired_wilcoxon, seed_summary
+from fixate.stats import seed_summary, wilcoxon_tests
 
 
 def _margin(run: dict, baseline: str = "user_prior") -> dict[str, float]:
@@ -55,15 +55,7 @@ def aggregate_runs(metric_files: list[str | Path], out: str | Path, experiment: 
             "modes": modes,
             "baselines": baselines,
             "margin_over_user_prior": seed_summary([_margin(r) for r, _ in runs]),
-            "wilcoxon": {
-                kind: paired_wilcoxon(
-                    by_mode[f"backbone_{kind}"],
-                    by_mode[f"fixate_{kind}"],
-                    [*METRICS, "answer_accuracy"] if kind == "fg" else METRICS,
-                )
-                for kind in ("tf", "fg")
-                if f"fixate_{kind}" in by_mode
-            },
+            "wilcoxon": wilcoxon_tests(by_mode, METRICS, ["answer_accuracy"]),
             "config": runs[0][0]["config"],
         }
     summary = {

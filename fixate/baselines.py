@@ -89,6 +89,7 @@ def score_baselines(samples: pd.DataFrame, signal: str = "fixation") -> pd.DataF
                     "baseline": name,
                     "user_id": row.user_id,
                     "screen_id": row.screen_id,
+                    "slots": p.tolist(),
                     **sample_metrics(p, getattr(row, column), int(row.label)),
                 }
             )

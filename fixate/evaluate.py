@@ -163,6 +163,7 @@ def evaluate_model(
                     "screen_id": row["screen_id"],
                     "n_candidates": int(row["n_candidates"]),
                     "label": int(row["label"]),
+                    "slots": p.astype(float).tolist(),
                     **sample_metrics(p, row[dwell_column], int(row["label"]), option_probs),
                 }
                 if mode == "fg":

@@ -9,7 +9,8 @@ candidates; an all-zero one becomes uniform.
 Names follow the paper: ``csh@k`` (click-slot hit: the clicked slot is among the model's top k),
 ``tgo@k`` (top-gaze overlap: share of the k most-looked-at slots among the model's top k),
 ``js`` the squared Jensen-Shannon distance (natural log, in [0, ln 2]), ``kl`` = KL(gaze || model).
-Top-k ties are broken towards the lower slot index (stable sort).
+Ties in a top-k are resolved in expectation over a random order of the tied slots, so a uniform
+distribution scores exactly k/n instead of favouring slot A.
 
 This module imports nothing else of the project, so any stage can use it.
 """
@@ -63,6 +64,13 @@ def top_k(x: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-x, kind="stable")[:k]
 
 
+def in_top_k(x: np.ndarray, k: int) -> np.ndarray:
+    """Probability of each entry to be among the k largest when ties are ordered at random."""
+    above = (x[None, :] > x[:, None]).sum(axis=1)
+    tied = (x[None, :] == x[:, None]).sum(axis=1)
+    return np.clip((k - above) / tied, 0.0, 1.0)
+
+
 def _js(q: np.ndarray, p: np.ndarray) -> float:
     value = float(jensenshannon(q, p) ** 2)
     return 1.0 if np.isnan(value) else value
@@ -86,11 +94,11 @@ def sample_metrics(
         "js": _js(q, p),
         "cosine": float(p @ q / (np.linalg.norm(p) * np.linalg.norm(q) + EPS)),
     }
-    model_rank = top_k(p, n)
     for k in KS:
         kk = min(k, n)
-        out[f"csh@{k}"] = float(choice in model_rank[:kk])
-        out[f"tgo@{k}"] = len(set(model_rank[:kk]) & set(top_k(q, kk))) / kk
+        in_model = in_top_k(p, kk)
+        out[f"csh@{k}"] = float(in_model[choice])
+        out[f"tgo@{k}"] = float(in_model @ in_top_k(q, kk)) / kk
     kk = min(topk_js_k, n)
     idx = top_k(q, kk)
     out["topk_js"] = _js(

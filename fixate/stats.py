@@ -6,7 +6,7 @@ as data so that the workflow writes it to disk.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,3 +65,23 @@ def paired_wilcoxon(
             "p_wilcoxon": p_value,
         }
     return out
+
+
+def wilcoxon_tests(
+    by_mode: Mapping[str, pd.DataFrame], metrics: Sequence[str], fg_extra: Sequence[str] = ()
+) -> dict[str, dict]:
+    """FixATE against the backbone in the same mode, and against the per-user prior.
+
+    ``by_mode`` maps a mode ("backbone_tf", "fixate_fg", "user_prior", ...) to its per-sample
+    metrics; keys of the result: "tf", "fg", "tf_vs_user_prior", "fg_vs_user_prior".
+    """
+    tests: dict[str, dict] = {}
+    for kind in ("tf", "fg"):
+        fixate = by_mode.get(f"fixate_{kind}")
+        if fixate is None:
+            continue
+        extra = list(fg_extra) if kind == "fg" else []
+        tests[kind] = paired_wilcoxon(by_mode[f"backbone_{kind}"], fixate, [*metrics, *extra])
+        if "user_prior" in by_mode:
+            tests[f"{kind}_vs_user_prior"] = paired_wilcoxon(by_mode["user_prior"], fixate, metrics)
+    return tests

@@ -35,9 +35,10 @@ from fixate.evaluate import MODES, ProbeSettings, batches, evaluate_model
 from fixate.losses import AlignmentLoss, attention_weight, dwell_distribution
 from fixate.metrics import METRICS, aggregate, composite_score
 from fixate.models import Backbone, Screen, load_backbone
+from fixate.models.cache import FeatureCache
 from fixate.probe import probe
 from fixate.prompt import SoftPrompt
-from fixate.stats import paired_wilcoxon
+from fixate.stats import wilcoxon_tests
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class Trainer:
         accelerator: Accelerator | None = None,
     ):
         self.backbone = backbone
+        self.feature_cache = FeatureCache(backbone)
         self.config = config
         self.seed = seed
         self.run_dir = Path(run_dir)
@@ -179,7 +181,7 @@ class Trainer:
         soft, n_soft = self.model(users), self.prompt.n_tokens
         batch = self.backbone.encode(screens, n_soft, cfg.probe.instruction)
         lam = attention_weight(step, cfg.lambda_target, cfg.lambda_warmup, cfg.train_choice)
-        features = self.backbone.image_features(batch)
+        features = self.feature_cache.features(batch, screens)
         parts: dict[str, float] = {"lambda": lam}
         total = torch.zeros((), device=self.backbone.device)
         logits = None
@@ -371,15 +373,7 @@ class Trainer:
         metrics = {
             "modes": {m: aggregate(by_mode[m]) for m in MODES if m in by_mode},
             "baselines": {m: aggregate(g) for m, g in by_mode.items() if m not in MODES},
-            "wilcoxon": {
-                kind: paired_wilcoxon(
-                    by_mode[f"backbone_{kind}"],
-                    by_mode[f"fixate_{kind}"],
-                    [*METRICS, "answer_accuracy"] if kind == "fg" else METRICS,
-                )
-                for kind in ("tf", "fg")
-                if f"fixate_{kind}" in by_mode
-            },
+            "wilcoxon": wilcoxon_tests(by_mode, METRICS, ["answer_accuracy"]),
         }
         return metrics, per_sample
 

@@ -33,9 +33,10 @@ rule train:
     benchmark:
         f"{RESULTS}/benchmarks/train/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}.tsv"
     threads: 2
+    retries: 1
     resources:
         gpu=1,
-        mem_mb=32000,
+        mem_mb=lambda w, attempt: 32000 * attempt,
         runtime=720,
     conda:
         "../envs/fixate.yaml"

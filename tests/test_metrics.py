@@ -8,11 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fixate.metrics import METRICS, aggregate, composite_score, normalise, sample_metrics, top_k
+from fixate.metrics import (
+    METRICS,
+    aggregate,
+    composite_score,
+    in_top_k,
+    normalise,
+    sample_metrics,
+    top_k,
+)
 
 
 def test_identical_distributions_are_perfectly_aligned():
-    q = [5.0, 3.0, 1.0, 1.0, 0.0]
+    q = [5.0, 3.0, 2.0, 1.0, 0.0]
     m = sample_metrics(q, q, choice=0)
     assert m["kl"] == pytest.approx(0.0, abs=1e-6)
     assert m["js"] == pytest.approx(0.0, abs=1e-12)
@@ -26,7 +34,8 @@ def test_disjoint_distributions_hit_the_js_bound():
     m = sample_metrics([1, 0, 0, 0], [0, 1, 0, 0], choice=1)
     assert m["js"] == pytest.approx(math.log(2))
     assert m["cosine"] == pytest.approx(0.0, abs=1e-7)
-    assert m["csh@1"] == 0.0 and m["csh@3"] == 1.0
+    assert m["csh@1"] == 0.0
+    assert m["csh@3"] == pytest.approx(2 / 3)  # slot 0, then 2 of the 3 tied zeros
     assert m["tgo@1"] == 0.0
 
 
@@ -49,6 +58,7 @@ def test_log_loss_and_auc_use_the_option_probabilities():
 def test_zero_dwell_becomes_uniform_and_ties_break_to_the_lower_index():
     assert normalise([0, 0, 0, 0]).tolist() == [0.25] * 4
     assert top_k(np.array([0.2, 0.4, 0.4, 0.0]), 2).tolist() == [1, 2]
+    assert in_top_k(np.array([0.2, 0.4, 0.4, 0.0]), 1).tolist() == [0.0, 0.5, 0.5, 0.0]
 
 
 def test_k_larger_than_the_candidates_is_capped():
@@ -83,3 +93,24 @@ def test_composite_score_skips_the_answer_term_when_teacher_forced():
     assert composite_score(agg, with_answer=True) == pytest.approx(1.0)
     assert composite_score(agg, with_answer=False) == pytest.approx(0.75)
     assert math.isnan(composite_score({"micro_cosine": 1.0}, with_answer=False))
+
+
+@pytest.mark.parametrize("n", [5, 10, 15])
+def test_every_candidate_count_of_the_carousel(n):
+    q = np.zeros(n)
+    q[n - 1] = 1.0  # all gaze on the last slot
+    p = np.linspace(1, 2, n)  # the model ranks the last slot first
+    m = sample_metrics(p, q, choice=n - 1)
+    assert m["csh@1"] == 1.0 and m["tgo@1"] == 1.0
+    # q's top 3: the last slot, then 2 of the n - 1 tied zero-dwell slots at random
+    assert m["tgo@3"] == pytest.approx((1 + 4 / (n - 1)) / 3)
+    assert m["auc"] == 1.0
+    assert m["kl"] == pytest.approx(-math.log(p[-1] / p.sum()), rel=1e-6)
+
+
+def test_ties_count_in_expectation_so_uniform_scores_k_over_n():
+    m = sample_metrics([0.25, 0.25, 0.25, 0.25, 0.0], [0, 0, 0, 1, 0], choice=3)
+    assert m["csh@1"] == pytest.approx(0.25) and m["csh@3"] == pytest.approx(0.75)
+    assert m["csh@5"] == 1.0 and m["tgo@1"] == pytest.approx(0.25)
+    uniform = sample_metrics(np.ones(10), np.arange(10.0), choice=0)
+    assert uniform["csh@3"] == pytest.approx(0.3) and uniform["tgo@3"] == pytest.approx(0.3)

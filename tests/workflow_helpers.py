@@ -11,7 +11,16 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_PARTS = ("Snakefile", "config.yaml", "rules", "workflow_scripts", "fixate", "envs")
+WORKFLOW_PARTS = (
+    "Snakefile",
+    "config.yaml",
+    "rules",
+    "workflow_scripts",
+    "fixate",
+    "envs",
+    "profiles",
+    "report",
+)
 
 
 def scratch_workflow(tmp: Path, overrides: dict | None = None) -> Path:

@@ -361,6 +361,20 @@ class Backbone(ABC):
     def image_features(self, batch: ModelBatch) -> VisualFeatures:
         """Run the frozen vision tower (no gradient)."""
 
+    def screen_features(self, batch: ModelBatch, indices: Sequence[int]) -> VisualFeatures:
+        """`image_features` of only the screens `indices` of `batch`, rows in that order.
+
+        Lets a feature cache run the tower on just the screens it lacks. The vision inputs are
+        split by each screen's visual-token count, which is host metadata, so no device sync.
+        """
+        sizes = [self._vision_rows(len(cells)) for cells in batch.token_cells]
+        parts = {
+            key: value.split([size[key] for size in sizes]) for key, value in batch.vision.items()
+        }
+        vision = self._collate_vision([{key: parts[key][i] for key in parts} for i in indices])
+        # image_features reads only the vision inputs of the batch it is given
+        return self.image_features(replace(batch, vision=vision))
+
     @contextmanager
     def _window_attention(self, window: int, attention: Callable) -> Iterator[None]:
         layers = (
@@ -430,6 +444,10 @@ class Backbone(ABC):
     @abstractmethod
     def _collate_vision(self, visions: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         """Concatenate per-screen vision inputs in batch order."""
+
+    @abstractmethod
+    def _vision_rows(self, n_visual: int) -> dict[str, int]:
+        """Rows of each vision input (first dimension) of a screen with `n_visual` tokens."""
 
     @abstractmethod
     def _position_ids(

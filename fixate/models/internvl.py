@@ -77,6 +77,10 @@ class InternVLBackbone(Backbone):
     def _collate_vision(self, visions: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         return {"pixel_values": torch.cat([vision["pixel_values"] for vision in visions])}
 
+    def _vision_rows(self, n_visual: int) -> dict[str, int]:
+        """One tile (thumbnail included) per `image_seq_length` visual tokens."""
+        return {"pixel_values": n_visual // self.processor.image_seq_length}
+
     def _position_ids(
         self, input_ids: Tensor, attention_mask: Tensor, vision: dict[str, Tensor]
     ) -> Tensor:

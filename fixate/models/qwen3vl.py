@@ -38,6 +38,11 @@ class Qwen3VLBackbone(Backbone):
     def _collate_vision(self, visions: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         return {key: torch.cat([vision[key] for vision in visions]) for key in visions[0]}
 
+    def _vision_rows(self, n_visual: int) -> dict[str, int]:
+        """One grid row per screen; merge x merge patches per visual token (one frame)."""
+        merge = self.model.config.vision_config.spatial_merge_size
+        return {"pixel_values": n_visual * merge**2, "image_grid_thw": 1}
+
     def _position_ids(
         self, input_ids: Tensor, attention_mask: Tensor, vision: dict[str, Tensor]
     ) -> Tensor:

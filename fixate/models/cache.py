@@ -1,0 +1,126 @@
+"""A per-screen cache of the frozen vision tower's outputs.
+
+Why: the vision tower is frozen and its input is the screen alone (not the soft prompt, the profile
+or the answer), so training recomputes identical features for every screen in every epoch; at the
+4B scale that is about a tenth of a second-order step (GPU_PERFORMANCE 2). The cache keeps each
+screen's rows of `VisualFeatures` (the merged image features and, for Qwen3-VL, every DeepStack
+level) and assembles a batch's features from them in batch order, running the tower only on the
+screens it lacks. Assembling is host bookkeeping plus one concatenation per level on the device:
+no device sync and, while entries live on the device, no host-device copy.
+
+Memory is bounded in bytes, in two tiers: entries live on the model's device while `device_bytes`
+allows, then in host memory (pinned, copied back asynchronously) while `host_bytes` allows; beyond
+that, features are computed and not kept. Nothing is evicted: training visits every screen once per
+epoch in a new order, and on such a cyclic pattern a least-recently-used cache smaller than the set
+of screens misses every time, whereas keeping the first entries serves a steady share of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from fixate.models.base import Backbone, ModelBatch, Screen, VisualFeatures
+
+GIB = 2**30
+
+
+def screen_key(screen: Screen) -> str:
+    """The identity of what the vision tower sees: a digest of the screen's pixels and size.
+
+    Content rather than file path, because one file can yield different screens (crops, re-renders)
+    and one screen can sit in several files; every other field of a screen (profile, answer, slot
+    boxes) leaves the visual features unchanged.
+    """
+    image = screen.image
+    digest = hashlib.blake2b(f"{image.mode}:{image.size}".encode(), digest_size=16)
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+class FeatureCache:
+    """Visual features per screen for one backbone, bounded in bytes on the device and the host."""
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        *,
+        device_bytes: int = 4 * GIB,
+        host_bytes: int = 16 * GIB,
+    ):
+        self.backbone = backbone
+        self.device_bytes = device_bytes
+        self.host_bytes = host_bytes
+        self._entries: dict[str, tuple[Tensor, ...]] = {}
+        self._used = {"device": 0, "host": 0}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def used_bytes(self) -> dict[str, int]:
+        """Bytes held on the device and on the host."""
+        return dict(self._used)
+
+    def features(self, batch: ModelBatch, screens: Sequence[Screen]) -> VisualFeatures:
+        """The batch's `VisualFeatures` (as `backbone.image_features(batch)`), through the cache.
+
+        `screens` are the screens `batch` was encoded from, in the same order.
+        """
+        if len(screens) != len(batch.token_cells):
+            raise ValueError(f"{len(screens)} screens for a batch of {len(batch.token_cells)}")
+        keys = [screen_key(screen) for screen in screens]
+        rows: list[tuple[Tensor, ...] | None] = [self._lookup(key) for key in keys]
+        missing = [i for i, row in enumerate(rows) if row is None]
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            whole = len(missing) == len(keys)  # then the batch's vision inputs serve as is
+            computed = (
+                self.backbone.image_features(batch)
+                if whole
+                else self.backbone.screen_features(batch, missing)
+            )
+            sizes = [len(batch.token_cells[i]) for i in missing]
+            levels = [level.split(sizes) for level in (computed.image, *computed.deepstack)]
+            for slot, i in enumerate(missing):
+                rows[i] = tuple(level[slot] for level in levels)
+                self._store(keys[i], rows[i])
+            if whole:
+                return computed
+        image, *deepstack = (torch.cat(level) for level in zip(*rows, strict=True))
+        return VisualFeatures(image, tuple(deepstack))
+
+    def _lookup(self, key: str) -> tuple[Tensor, ...] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        device = self.backbone.device
+        return tuple(t.to(device, non_blocking=True) for t in entry)
+
+    def _store(self, key: str, rows: tuple[Tensor, ...]) -> None:
+        if key in self._entries:  # the same screen twice in one batch
+            return
+        size = sum(t.numel() * t.element_size() for t in rows)
+        for tier, budget in (("device", self.device_bytes), ("host", self.host_bytes)):
+            if self._used[tier] + size <= budget:
+                self._entries[key] = tuple(_copy(t, on_host=tier == "host") for t in rows)
+                self._used[tier] += size
+                return
+
+
+def _copy(tensor: Tensor, on_host: bool) -> Tensor:
+    """An owned copy (not a view that would pin the whole batch's features in memory).
+
+    Host copies of device tensors go to pinned memory without waiting, so that neither storing
+    nor reading them back stalls the step.
+    """
+    if not on_host or tensor.device.type == "cpu":
+        return tensor.clone()
+    host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+    return host.copy_(tensor, non_blocking=True)

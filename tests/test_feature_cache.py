@@ -1,0 +1,74 @@
+"""The per-screen vision feature cache gives what the uncached path gives, in every batch shape."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from model_fixtures import filler_prompt, make_screen, tolerance
+
+from fixate.models.cache import FeatureCache, screen_key
+from fixate.probe import probe
+
+pytest_plugins = ["model_fixtures"]
+
+
+def assert_same_features(cached, uncached, device):
+    torch.testing.assert_close(cached.image, uncached.image, **tolerance(device))
+    assert len(cached.deepstack) == len(uncached.deepstack)
+    for ours, theirs in zip(cached.deepstack, uncached.deepstack, strict=True):
+        torch.testing.assert_close(ours, theirs, **tolerance(device))
+
+
+def assert_same_probe(backbone, batch, features, device):
+    """Slots and logits (training's default operator) equal those through the vision tower."""
+    soft = filler_prompt(backbone, batch.n_soft) + 0.01
+    ours = probe(backbone, batch, soft, operator="attnlrp", window=2, features=features)
+    plain = probe(backbone, batch, soft, operator="attnlrp", window=2)
+    torch.testing.assert_close(ours.slots, plain.slots, **tolerance(device))
+    torch.testing.assert_close(ours.logits, plain.logits, **tolerance(device))
+
+
+def test_mixed_and_padded_batches_match_the_vision_tower(backbone, device):
+    cache = FeatureCache(backbone)
+    first = [make_screen(1, profile="Top_genre: Horror"), make_screen(7)]
+    batch = backbone.encode(first, n_soft=2)
+    features = cache.features(batch, first)
+    assert (cache.misses, cache.hits, len(cache)) == (2, 0, 2)
+    assert_same_features(features, backbone.image_features(batch), device)
+
+    # a new screen between two cached ones (one of them with another profile and answer), and
+    # prompts of three lengths, so the batch is left-padded
+    second = [
+        make_screen(12, profile="Top_genre: Comedy, Preferred_genres: Drama|Romance|Horror"),
+        make_screen(1, profile="Top_genre: Horror"),
+        dataclasses.replace(first[1], profile="", answer="D"),
+    ]
+    assert screen_key(second[2]) == screen_key(first[1])
+    batch = backbone.encode(second, n_soft=2)
+    assert not batch.attention_mask.bool().all()
+    features = cache.features(batch, second)
+    assert (cache.misses, cache.hits, len(cache)) == (3, 2, 3)
+    assert_same_features(features, backbone.image_features(batch), device)
+    assert_same_probe(backbone, batch, features, device)
+
+    hit = cache.features(batch, second)  # now entirely from the cache
+    assert (cache.misses, cache.hits) == (3, 5)
+    assert_same_features(hit, features, device)
+
+
+def test_memory_bounds(backbone, device):
+    screens = [make_screen(lit) for lit in (0, 5, 10)]
+    batch = backbone.encode(screens)
+    full = backbone.image_features(batch)
+    per_screen = sum(level.nbytes for level in (full.image, *full.deepstack)) // 3
+    # one screen fits on the device, one on the host, the third is computed but not kept
+    cache = FeatureCache(backbone, device_bytes=per_screen, host_bytes=per_screen)
+    assert_same_features(cache.features(batch, screens), full, device)
+    assert len(cache) == 2 and cache.used_bytes == {"device": per_screen, "host": per_screen}
+    again = cache.features(batch, screens)
+    assert (cache.hits, cache.misses) == (2, 4)
+    assert_same_features(again, full, device)
+    with pytest.raises(ValueError, match="2 screens for a batch of 3"):
+        cache.features(batch, screens[:2])

@@ -1,0 +1,136 @@
+"""The whole DAG on tiny data: samples -> tiny model -> training runs -> aggregate -> tables,
+plots and the HTML report; and what a training setting reruns."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from workflow_helpers import merge, planned_jobs, scratch_workflow, snakemake
+
+pytestmark = pytest.mark.workflow
+TINY = {
+    "recgaze": {"synthetic": {"n_users": 2, "posters": False}},
+    "experiment": {
+        "datasets": ["recgaze"],
+        "seeds": [1, 2],
+        "operators": ["attnlrp"],
+        "ablations": ["shared_prompt"],
+    },
+    "train": {"epochs": 1, "n_basis": 2, "n_tokens": 4, "batch_size": 8, "grad_accum": 1},
+}
+TARGET = "results/recgaze_attnlrp.json"
+
+
+RUN = Path("results/runs/recgaze/qwen3vl/attnlrp/fixation/seed1")
+
+
+def start(work: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2"],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory) -> Path:
+    """The tiny experiment, killed (SIGKILL) right after a training checkpoint, then rerun."""
+    work = scratch_workflow(tmp_path_factory.mktemp("experiment"), TINY)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config.pop("adserp", None)  # this test is about the RecGaze experiment only
+    (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    process = start(work)
+    deadline = time.monotonic() + 600
+    while not list((work / RUN).glob("checkpoint-*.pt")) and time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before its first checkpoint"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (work / RUN / "metrics.json").exists()
+    snakemake(work)
+    return work
+
+
+def test_a_killed_run_reruns_and_resumes_from_its_checkpoint(workflow):
+    log = workflow / "results" / "logs" / "train" / "recgaze" / "qwen3vl" / "attnlrp"
+    assert "resumed from" in (log / "fixation" / "seed1.log").read_text()
+    assert json.loads((workflow / RUN / "metrics.json").read_text())["seed"] == 1
+
+
+def test_the_target_a_user_types_builds_only_what_it_needs(tmp_path):
+    work = scratch_workflow(tmp_path, TINY)
+    jobs = planned_jobs(work, TARGET)
+    assert jobs["train"] == 4  # 2 seeds x (main variant + one ablation)
+    assert jobs["model_tiny"] == 1 and jobs["aggregate"] == 1
+    assert not any(rule.startswith(("plot", "tables", "adserp")) for rule in jobs)
+
+
+def test_aggregate_has_seed_statistics_baselines_and_tests(workflow):
+    result = json.loads((workflow / TARGET).read_text())
+    run = result["results"]["qwen3vl"]["fixation"]
+    assert run["seeds"] == [1, 2]
+    assert run["modes"]["fixate_tf"]["micro_js"]["n"] == 2
+    assert run["modes"]["fixate_tf"]["micro_js"]["std"] is not None
+    assert set(run["baselines"]) == {"uniform", "position_prior", "user_prior"}
+    assert "micro_js" in run["margin_over_user_prior"]
+    assert set(run["wilcoxon"]) == {"tf", "fg"}
+    assert "fixation-shared_prompt" in result["results"]["qwen3vl"]
+    for seed in (1, 2):
+        folder = workflow / "results" / "runs" / "recgaze" / "qwen3vl" / "attnlrp" / "fixation"
+        files = {p.name for p in (folder / f"seed{seed}").iterdir()}
+        assert {
+            "metrics.json",
+            "per_sample.parquet",
+            "prompt.safetensors",
+            "train_log.csv",
+        } <= files
+
+
+def test_tables_plots_and_report(workflow):
+    table = pd.read_csv(workflow / "results" / "tables" / "recgaze.csv", keep_default_na=False)
+    assert list(table["method"]) == [
+        "Uniform",
+        "Position prior",
+        "Per-user prior",
+        "Backbone TF",
+        "Backbone FG",
+        "FixATE TF",
+        "FixATE FG",
+    ]
+    assert " ± " in table.loc[table["method"] == "FixATE TF", "js"].item()
+    assert (workflow / "results" / "tables" / "recgaze.md").read_text().startswith("# recgaze")
+    ablations = pd.read_csv(workflow / "results" / "tables" / "recgaze_ablations.csv")
+    assert set(ablations["variant"]) == {"fixation-shared_prompt"}
+    for name in (
+        "recgaze_metrics",
+        "recgaze_qwen3vl_attnlrp_training",
+        "recgaze_qwen3vl_attnlrp_screens",
+    ):
+        assert (workflow / "results" / "plots" / f"{name}.png").stat().st_size > 10_000
+    snakemake(workflow, "--report", "report.html")
+    assert (workflow / "report.html").stat().st_size > 100_000
+
+
+def test_a_training_setting_reruns_training_and_what_follows(workflow):
+    path = workflow / "config.yaml"
+    original = path.read_text()
+    try:
+        config = yaml.safe_load(original)
+        merge(config, {"train": {"gamma": 1.0}})
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        jobs = planned_jobs(workflow)
+    finally:
+        path.write_text(original)
+    assert jobs["train"] == 4 and jobs["aggregate"] == 1
+    assert not any(rule.startswith(("recgaze", "model")) for rule in jobs)
