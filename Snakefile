@@ -12,8 +12,21 @@ min_version("9.27")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/recgaze.smk"
+include: "rules/models.smk"
+include: "rules/train.smk"
+include: "rules/report.smk"
+include: "rules/adserp.smk"
+
+
+if adserp_trials():
+
+    include: "rules/adserp_serp.smk"
+
 
 
 rule all:
@@ -21,4 +34,7 @@ rule all:
     default_target: True
     input:
         recgaze_outputs(),
+        experiment_outputs(),
+        report_outputs(),
+        adserp_outputs(),
     localrule: True

@@ -22,6 +22,7 @@ RESULTS = "results"
 
 wildcard_constraints:
     user=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
+    dataset="recgaze|adserp",
 
 
 def library(*parts):
@@ -93,6 +94,18 @@ def adserp_organic():
     return []
 
 
+def adserp_trials():
+    """Trials whose saved result page (serps/<trial>.html) can be rendered for organic boxes."""
+    if config["adserp"]["source"] == "synthetic" or not config["adserp"].get("render_serps", True):
+        return []
+    return sorted(p.stem for p in Path(adserp_raw("serps")).glob("*.html"))
+
+
+def adserp_serp_aoi():
+    """The rendered SERP boxes as an input of the trial stage (empty when nothing is rendered)."""
+    return expand(f"{RESULTS}/adserp/serp_aoi/{{trial}}.json", trial=adserp_trials())
+
+
 def adserp_users():
     """Participant ids known before any job runs (from the trial file names for real data), so
     the per-user fan-out is visible in a dry run."""
@@ -151,9 +164,19 @@ def train_settings(variant):
 
 
 def dataset_shards(dataset):
-    if dataset == "recgaze":
-        return expand(f"{RESULTS}/recgaze/samples/{{user}}.parquet", user=recgaze_users())
-    raise WorkflowError(f"unknown dataset {dataset!r}")
+    users = {"recgaze": recgaze_users, "adserp": adserp_users}[dataset]()
+    return expand(f"{RESULTS}/{dataset}/samples/{{user}}.parquet", user=users)
+
+
+# What the model is asked, per dataset; {candidates} becomes the screen's slot names.
+INSTRUCTIONS = {
+    "adserp": (
+        "You are a sophisticated user behavior emulator. Given a user profile, simulate the "
+        "user's final click on this search results page. Your final answer should only output "
+        "exactly one of the area numbers {candidates} shown on the selected area; do not output "
+        "any other content."
+    ),
+}
 
 
 def run_dir(dataset, backbone, operator, variant, seed):
@@ -168,3 +191,31 @@ def experiment_outputs():
         dataset=exp["datasets"],
         operator=exp["operators"],
     )
+
+
+def aggregates_of(dataset):
+    return expand(f"{RESULTS}/{dataset}_{{operator}}.json",
+                  operator=config["experiment"]["operators"])
+
+
+def main_run(dataset, backbone, operator, seed=None):
+    """The first seed's run of the main variant (the first signal, no ablation)."""
+    exp = config["experiment"]
+    return run_dir(dataset, backbone, operator, exp["signals"][0], seed or exp["seeds"][0])
+
+
+def table_outputs(dataset):
+    names = [dataset] + ([f"{dataset}_ablations"] if config["experiment"].get("ablations") else [])
+    return [f"{RESULTS}/tables/{n}.{ext}" for n in names for ext in ("csv", "md")]
+
+
+def report_outputs():
+    exp = config["experiment"]
+    outputs = []
+    for dataset in exp["datasets"]:
+        outputs += table_outputs(dataset)
+        outputs.append(f"{RESULTS}/plots/{dataset}_metrics.png")
+        outputs += expand(f"{RESULTS}/plots/{dataset}_{{backbone}}_{{operator}}_{{kind}}.png",
+                          backbone=exp["backbones"], operator=exp["operators"],
+                          kind=["training", "screens"])
+    return outputs

@@ -1,34 +1,6 @@
 """Tables and figures of the results, and their captions for `snakemake --report`."""
 
 
-def aggregates_of(dataset):
-    return expand(f"{RESULTS}/{dataset}_{{operator}}.json",
-                  operator=config["experiment"]["operators"])
-
-
-def main_run(dataset, backbone, operator, seed=None):
-    """The first seed's run of the main variant (the first signal, no ablation)."""
-    exp = config["experiment"]
-    return run_dir(dataset, backbone, operator, exp["signals"][0], seed or exp["seeds"][0])
-
-
-def table_outputs(dataset):
-    names = [dataset] + ([f"{dataset}_ablations"] if config["experiment"].get("ablations") else [])
-    return [f"{RESULTS}/tables/{n}.{ext}" for n in names for ext in ("csv", "md")]
-
-
-def report_outputs():
-    exp = config["experiment"]
-    outputs = []
-    for dataset in exp["datasets"]:
-        outputs += table_outputs(dataset)
-        outputs.append(f"{RESULTS}/plots/{dataset}_metrics.png")
-        outputs += expand(f"{RESULTS}/plots/{dataset}_{{backbone}}_{{operator}}_{{kind}}.png",
-                          backbone=exp["backbones"], operator=exp["operators"],
-                          kind=["training", "screens"])
-    return outputs
-
-
 rule tables:
     """The results table of a dataset (and its ablation table when ablations ran)."""
     input:

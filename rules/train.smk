@@ -23,6 +23,8 @@ rule train:
     params:
         train=lambda w: {**train_settings(w.variant),
                          "probe": {**config.get("train", {}).get("probe", {}),
+                                   **({"instruction": INSTRUCTIONS[w.dataset]}
+                                      if w.dataset in INSTRUCTIONS else {}),
                                    "operator": w.operator}},
         trust_remote_code=lambda w: config["backbones"][w.backbone].get("trust_remote_code", False),
         code=library("fixate/models", "fixate/probe", "fixate/prompt.py", "fixate/train.py",

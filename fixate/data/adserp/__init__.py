@@ -1,0 +1,1 @@
+"""AdSERP: sponsored-search result pages with eye tracking (SIGIR 2025)."""
