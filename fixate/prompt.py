@@ -1,6 +1,6 @@
 """The factorised soft prompt: M shared basis prompts of N vectors, mixed per user.
 
-P_u = sum_m softmax(z_u)_m * basis_m (FIXATE_REFERENCE 5). The mixing logits z_u start at zero, so
+P_u = sum_m softmax(z_u)_m * basis_m. The mixing logits z_u start at zero, so
 every user starts from the uniform mixture, and a user never seen in training keeps it. Unlike the
 reference, the parameters stay in fp32 on the compute device (bf16 bases on the CPU swallowed AdamW
 updates of lr 1e-3 on weights of magnitude 0.01, 9.2 item 14); `Backbone.embed` casts the composed

@@ -1,5 +1,5 @@
 """The synthetic AdSERP generator: the real raw format, read by the real readers, seeded, with
-the layout and the distributions of DATASETS.md 3.2."""
+the layout and the distributions of the released data."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ teacher-forced answer appended as tokens. The soft prompt is N vectors that repl
 tokens stay in the layout ids, Qwen3-VL's 3-D M-RoPE positions are computed from the real layout,
 and with the soft vectors equal to the filler embedding the model sees exactly what a plain
 `input_ids` call sees (the reference prepended the soft prompt outside the template and lost the
-M-RoPE positions, FIXATE_REFERENCE 9.2 items 2-3).
+M-RoPE positions).
 
 The forward pass is composed here from the model's public parts (vision features, the language
 model, the LM head) rather than through the top-level `forward`, because that is the only route that
@@ -43,7 +43,7 @@ DEFAULT_INSTRUCTION = (
     "exactly one of the letters {candidates} shown below the selected poster; do not output any "
     "other content."
 )
-"""The RecGaze instruction of the reference (FIXATE_REFERENCE 3.2); `{candidates}` becomes the
+"""The RecGaze instruction of the reference; `{candidates}` becomes the
 sample's slot names, e.g. "A, B, C, D, E"."""
 
 MAX_IMAGE_WIDTH = 1100
@@ -189,7 +189,7 @@ def eager_attention(
 def fixate_attention(module, query, key, value, attention_mask, **kwargs):
     """SDPA, unless the layer has been given another function for this call (`Backbone.forward`).
 
-    This is the "hybrid" attention of GPU_PERFORMANCE: only the probed window pays for eager
+    This is the "hybrid" attention: only the probed window pays for eager
     attention and its weights; the layers below run the fast kernel. The registered mask function
     is `sdpa_mask` (None when nothing is padded, which keeps SDPA's is_causal fast path); without
     a registered mask function a custom name silently runs unmasked.
@@ -213,7 +213,7 @@ class Backbone(ABC):
     """
 
     kind: ClassVar[str]
-    default_window: ClassVar[int]  # layers probed by default (FIXATE_REFERENCE 4.1)
+    default_window: ClassVar[int]  # layers probed by default
 
     def __init__(
         self,

@@ -2,7 +2,7 @@
 
 Why: the vision tower is frozen and its input is the screen alone (not the soft prompt, the profile
 or the answer), so training recomputes identical features for every screen in every epoch; at the
-4B scale that is about a tenth of a second-order step (GPU_PERFORMANCE 2). The cache keeps each
+4B scale that is about a tenth of a second-order step. The cache keeps each
 screen's rows of `VisualFeatures` (the merged image features and, for Qwen3-VL, every DeepStack
 level) and assembles a batch's features from them in batch order, running the tower only on the
 screens it lacks. Assembling is host bookkeeping plus one concatenation per level on the device:

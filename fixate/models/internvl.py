@@ -4,7 +4,7 @@ Visual tokens come tile by tile: the screen is resized to a canvas of `cols x ro
 the processor's aspect-ratio rule, the tiles are taken row-major over the canvas, each yields an
 s x s row-major token grid after the pixel shuffle, and a thumbnail of the whole screen follows
 when there is more than one tile. The reference mapped these tokens as if they were one raster
-over the image and swapped the tile rows and columns (FIXATE_REFERENCE 9.2 item 1); here every
+over the image and swapped the tile rows and columns; here every
 token is placed at its true position on the screen.
 
 Thumbnail policy: the thumbnail's s x s tokens are a second, coarser view of the whole screen, so

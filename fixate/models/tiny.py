@@ -5,7 +5,7 @@ processors, chat templates, M-RoPE, DeepStack, InternVL tiling, eager attention 
 real one. `materialise` writes a folder with `save_pretrained` (config, safetensors weights,
 tokenizer, image-only processor, chat template) that `load_backbone(folder, kind)` loads exactly as
 it would load Qwen3-VL-4B-Instruct or InternVL3_5-4B-HF. The numbers such a model produces mean
-nothing; the shapes and code paths are the real ones. Recipes: VLM_INTERNALS sections 1 and 2.
+nothing; the shapes and code paths are the real ones.
 """
 
 from __future__ import annotations

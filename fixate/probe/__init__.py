@@ -5,7 +5,7 @@ once, takes the target scalar (the answer's logit, or the top logit when there i
 the query row (the position predicting the last answer token), lets the operator turn the model's
 internals into relevance of every position, and pools |relevance| over the visual tokens into a
 distribution over each screen's slots. The reference copied this pipeline five times and the
-copies drifted (FIXATE_REFERENCE 9.3); everything that needs a slot distribution calls this.
+copies drifted; everything that needs a slot distribution calls this.
 
 Operators: "rollout", "glimpse", "attnlrp" (the reference's gradient x attention, stable by
 default) and "attnlrp-rules" (rule-based AttnLRP); see `fixate.probe.operators`.

@@ -17,7 +17,7 @@ features, and Qwen3-VL's DeepStack features (the reference never read the latter
 share). The visual features are passed as leaf tensors to the composed forward of `Backbone`, the
 version-proof equivalent of `mm_encoder_outputs` (which transformers 5.17 lacks). `lxt` is not
 used: it cannot be installed next to a CPU torch and does not support transformers 5.x or these
-models (VLM_INTERNALS 4).
+models.
 
 With `create_graph`, the frozen factors (normalisers, act(x)/x ratios) are constants of the second
 derivative, as in lxt; the relevance still depends on the soft prompt through the inputs, the

@@ -4,7 +4,7 @@ All operators are registered by name and used through `fixate.probe.probe`. The 
 operators (rollout, glimpse, attnlrp) share one trace: a forward pass whose last `window` layers
 return attention maps, the target scalar, and (except rollout) its gradients with respect to those
 maps. Each then combines maps and gradients into the relevance row of the query position,
-R[q, :], with exactly the formulas of FIXATE_REFERENCE 4.2-4.4, in fp32, and using only row q
+R[q, :], with exactly the formulas of the reference implementation, in fp32, and using only row q
 (r <- r + alpha r E applied from the deepest layer down gives the same value as the full T x T
 product at O(T^2) per layer).
 
@@ -195,7 +195,7 @@ def grad_attention(
 
     The reference divides each head row by its SIGNED sum (`stable=False`). Where positive and
     negative entries nearly cancel, that sum is close to zero and the row explodes: in bf16 a mere
-    kernel change moved the slot distributions by 15-18 % (GPU_PERFORMANCE 4). The default divides
+    kernel change moved the slot distributions by 15-18 %. The default divides
     by the sum of absolute values instead: every head row then has an L1 norm of at most 1, and
     rows whose entries share one sign (all of them with `relu=True`) are unchanged.
     """

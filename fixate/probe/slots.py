@@ -4,7 +4,7 @@ Every visual token covers a cell of the screen (`ModelBatch.token_cells`, in pix
 is the relevance of the tokens weighted by the fraction of each token's cell that lies inside the
 slot box, so slot borders that cut through tokens split them fairly, cells outside every box
 (titles, arrows, gaps) count for nothing, and overlapping boxes (AdSERP) each get their share. The
-reference assigned whole tokens by their centre, first box wins (FIXATE_REFERENCE 3.4).
+reference assigned whole tokens by their centre, first box wins.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Time in one AdSERP trial: the scroll timeline, scroll stops, the final click, the cursor track.
 
-Verified facts this module rests on (DATASETS.md 2.2, checked on the real sample):
+Verified facts this module rests on:
 
 * Mouse coordinates are *document* CSS pixels: ``ypos`` already includes the scroll offset, so a
   click's page position is (xpos, ypos) x ``SCALE`` with nothing added (the reference added the

@@ -125,7 +125,7 @@ class Settings:
             raise ValueError(f"decision_end must be one of {DECISION_ENDS}")
 
 
-# participants.csv has pref_website and online_shopping_freq swapped (DATASETS.md 2.2): the
+# participants.csv has pref_website and online_shopping_freq swapped: the
 # "website" column holds Monthly/Rarely/Weekly, the "frequency" column Amazon/eBay/... A row is put
 # right when its pref_website looks like a frequency and its online_shopping_freq does not, so a
 # corrected release is read as it is.

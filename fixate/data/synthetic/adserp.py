@@ -2,7 +2,7 @@
 
 Why this exists: the demo and the scale tests need AdSERP trials without the 8 GB download, and
 the pipeline must read them through the same readers as the real files. Layout constants and
-distributions follow DATASETS.md sections 2.2 and 3.2 (the real 10-trial sample):
+distributions follow the released data (measured on a real 10-trial sample):
 
 * 47 participants ``p004``-``p050`` with the study's value sets, ``pref_website`` and
   ``online_shopping_freq`` swapped as in the real file; blocks 1-6 x trials 1-10 per participant,
@@ -58,7 +58,7 @@ N_BLOCKS = 6
 TRIALS_PER_BLOCK = 10
 MISSING_RATE = 0.016  # 2,776 of 47 x 60 trials were logged
 
-# page geometry (screenshot px, DATASETS.md 2.2)
+# page geometry (screenshot px)
 PAGE_W = 1280
 WINDOW_PX = round(1137 * SCALE)  # the browser window (1422 x 1137 CSS px) in screenshot px
 MAIN_X0, MAIN_X1 = 162, 702

@@ -62,7 +62,7 @@ from fixate.data.recgaze.raw import (
 )
 from fixate.data.tables import write_csv
 
-# --- study design (DATASETS.md section 1.1) -----------------------------------------------------
+# --- study design -----------------------------------------------------
 N_KINIT = 61
 N_UVA = 26
 N_FULL_USERS = N_KINIT + N_UVA
