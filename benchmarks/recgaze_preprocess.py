@@ -21,10 +21,10 @@ from fixate.data.recgaze.pipeline import (
     run_events,
     run_screens,
     samples_from_screens,
+    write_screen_images,
 )
 from fixate.data.recgaze.raw import read_item_features
-from fixate.data.recgaze.render import PosterShelf, render_pair
-from fixate.data.render import save_jpeg
+from fixate.data.recgaze.render import PosterShelf
 from fixate.data.samples import write_samples
 from fixate.data.synthetic.recgaze import generate_recgaze
 
@@ -68,15 +68,7 @@ def render_times(raw: Path, out: Path, n: int) -> list[float]:
     for row in screens.itertuples(index=False):
         start = time.perf_counter()
         shelf = PosterShelf(items[items["TaskID"] == row.task_id], files["posters"], layout)
-        plain, labelled = render_pair(
-            shelf,
-            row.scroll_y,
-            list(row.page_state),
-            [list(b) for b in row.slot_boxes],
-            list(row.slot_names),
-        )
-        save_jpeg(plain, out / "img" / f"{row.user_id}_{row.screen_id}.jpg")
-        save_jpeg(labelled, out / "img" / f"{row.user_id}_{row.screen_id}_l.jpg")
+        write_screen_images(shelf, row, out)
         times.append(time.perf_counter() - start)
     return times
 

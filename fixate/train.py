@@ -224,7 +224,7 @@ class Trainer:
         nan_streak = 0
         for epoch in range(self.state["epoch"] + 1, cfg.epochs + 1):
             blocks = self.batch_order(epoch)
-            sums: dict[str, list[float]] = {}
+            sums: dict[str, list[float]] = {}  # loss parts of the batches of one optimiser step
             self.optimizer.zero_grad(set_to_none=True)
             pending = 0
             for i, block in enumerate(
@@ -257,12 +257,15 @@ class Trainer:
                     sums.setdefault(key, []).append(value)
                 if pending == cfg.grad_accum or i == len(blocks) - 1:
                     self._step()
-                    pending = 0
-            row = {
-                "epoch": epoch,
-                "step": self.state["step"],
-                **{k: float(np.mean(v)) for k, v in sums.items()},
-            }
+                    self.state["log"].append(
+                        {
+                            "epoch": epoch,
+                            "step": self.state["step"],
+                            **{k: float(np.mean(v)) for k, v in sums.items()},
+                        }
+                    )
+                    sums, pending = {}, 0
+            row = self.state["log"][-1] if self.state["log"] else {"epoch": epoch}
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
                 score = self.validate()
                 row["val_score"] = score
@@ -276,14 +279,12 @@ class Trainer:
                 else:
                     self.state["stale"] += 1
                 self.state["epoch"] = epoch
-                self.state["log"].append(row)
                 self._save()
                 if self.state["stale"] >= cfg.patience:
                     log.info("early stop at epoch %d (best %d)", epoch, self.state["best_epoch"])
                     break
             else:
                 self.state["epoch"] = epoch
-                self.state["log"].append(row)
             log.info("epoch %d: %s", epoch, row)
         if self.state["best_prompt"] is not None:
             self.prompt.load_state_dict(self.state["best_prompt"])

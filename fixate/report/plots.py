@@ -72,19 +72,25 @@ def metric_bars(aggregate_files: Sequence[str | Path], variant: str, out: str | 
 
 
 def training_curves(log_files: Sequence[str | Path], out: str | Path) -> None:
-    """Loss, lambda and validation score per epoch, one line per run (seed)."""
+    """Loss, lambda and validation score per optimiser step, one line per run (seed)."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for file in map(Path, log_files):
         log = pd.read_csv(file)
         label = file.parent.name
         for ax, column in zip(axes, ("loss", "lambda", "val_score"), strict=True):
             if column in log and log[column].notna().any():
-                ax.plot(log["epoch"], log[column], marker="o", label=label)
+                points = log[log[column].notna()]
+                ax.plot(
+                    points["step"],
+                    points[column],
+                    marker="o" if column == "val_score" else "",
+                    label=label,
+                )
     for ax, title in zip(
         axes, ("training loss", "alignment weight λ", "validation score"), strict=True
     ):
         ax.set_title(title)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("optimiser step")
     axes[0].legend(fontsize=7)
     _save(fig, out)
 

@@ -190,22 +190,11 @@ def aoi_table(genres_by_row: list[str] | None = None) -> pd.DataFrame:
                 )
     records.append((None, "Windows_bar", None, None, None, None, 0, STIMULUS_W, *TASK_BAR))
     records.append((None, "Browser_bar", None, None, None, None, 0, STIMULUS_W, *BROWSER_BAR))
-    frame = pd.DataFrame(
-        records,
-        columns=[
-            "task_id",
-            "AOI_type",
-            "Row_num",
-            "Row_genre",
-            "Row_position",
-            "Page",
-            "AOI_min_x",
-            "AOI_max_x",
-            "AOI_min_y",
-            "AOI_max_y",
-        ],
-    )
-    frame.insert(1, "Hardware_Setup", "Pilot_Study")
+    from fixate.data.recgaze.raw import AOI_DATA_COLUMNS
+
+    columns = [c for c in AOI_DATA_COLUMNS if c != "Hardware_Setup"]
+    frame = pd.DataFrame(records, columns=columns)
+    frame.insert(AOI_DATA_COLUMNS.index("Hardware_Setup"), "Hardware_Setup", "Pilot_Study")
     for col in ("Row_num", "Row_position", "Page"):
         frame[col] = frame[col].astype("Int64")
     for col in ("AOI_min_x", "AOI_max_x", "AOI_min_y", "AOI_max_y"):

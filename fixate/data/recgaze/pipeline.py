@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,6 +148,20 @@ def image_names(user: str, screen_id: str) -> tuple[str, str]:
     return f"images/{user}/{screen_id}.jpg", f"images/{user}/{screen_id}_labelled.jpg"
 
 
+def write_screen_images(shelf: PosterShelf, row: Any, dataset_dir: Path, quality: int = 90) -> None:
+    """Render one decision screen (a row of the screens table) and write both of its images."""
+    plain, labelled = render_pair(
+        shelf,
+        row.scroll_y,
+        list(row.page_state),
+        [list(b) for b in row.slot_boxes],
+        list(row.slot_names),
+    )
+    plain_name, labelled_name = image_names(row.user_id, row.screen_id)
+    save_jpeg(plain, dataset_dir / plain_name, quality)
+    save_jpeg(labelled, dataset_dir / labelled_name, quality)
+
+
 def run_render(
     screens_path: str | Path,
     aoi_csv: str | Path,
@@ -172,16 +187,7 @@ def run_render(
         if shelf is None:
             shelf = PosterShelf(items[items["TaskID"] == row.task_id], poster_dir, layout)
             shelves[row.task_id] = shelf
-        plain, labelled = render_pair(
-            shelf,
-            row.scroll_y,
-            list(row.page_state),
-            [list(b) for b in row.slot_boxes],
-            list(row.slot_names),
-        )
-        plain_name, labelled_name = image_names(user, row.screen_id)
-        save_jpeg(plain, dataset_dir / plain_name, quality)
-        save_jpeg(labelled, dataset_dir / labelled_name, quality)
+        write_screen_images(shelf, row, dataset_dir, quality)
         written.append(row.screen_id)
     summary = {
         "user": user,
