@@ -99,6 +99,7 @@ rule adserp_split:
         ads=adserp_raw("ads"),
         metadata=adserp_raw("metadata"),
         screenshots=adserp_raw("screenshot"),
+        serp_aoi=adserp_serp_aoi(),
     output:
         split=f"{AD}/split.json",
         report=f"{AD}/report.json",

@@ -136,6 +136,8 @@ def test_rendered_result_pages_keep_the_organic_click_trials(tmp_path):
     assert report["trials"] == {"raw": 2, "kept": 2, "dropped": 0}
     checked = json.loads((work / "results" / "adserp" / "serp_aoi" / "p004-b1-t3.json").read_text())
     assert checked["check"]["ok"] and checked["check"]["click"]["inside"]
+    assert report["serp_checks"]["rendered"] == report["serp_checks"]["passed"] == 2
+    assert report["serp_checks"]["max_ad_error_px"] <= 2
 
 
 def test_bad_adserp_config_is_refused_with_the_key_or_folder_named(tmp_path):

@@ -15,4 +15,5 @@ run_split(
     seed=cfg["seed"],
     test_fraction=cfg["test_fraction"],
     val_fraction=cfg["val_fraction"],
+    serp_aoi_paths=list(snakemake.input.get("serp_aoi", [])),
 )

@@ -110,6 +110,18 @@ def run_render(
     return summary
 
 
+def serp_check_summary(paths: Sequence[str | Path]) -> dict:
+    """Pass/fail counts and the per-trial checks of the rendered result pages."""
+    checks = {Path(p).stem: json.loads(Path(p).read_text()).get("check") for p in paths}
+    checks = {t: c for t, c in checks.items() if c is not None}
+    return {
+        "rendered": len(checks),
+        "passed": sum(c["ok"] for c in checks.values()),
+        "max_ad_error_px": max((c["max_error_px"] or 0 for c in checks.values()), default=None),
+        "trials": checks,
+    }
+
+
 def run_split(
     trials_paths: Sequence[str | Path],
     raw_dir: str | Path,
@@ -118,9 +130,11 @@ def run_split(
     seed: int = 42,
     test_fraction: float = 0.2,
     val_fraction: float = 0.15,
+    serp_aoi_paths: Sequence[str | Path] = (),
 ) -> dict:
     """Stage 3: the query-disjoint split and the preprocessing report, which accounts for every
-    trial found in the raw folder (kept, or dropped with its reason)."""
+    trial found in the raw folder (kept, or dropped with its reason) and carries the consistency
+    check of every rendered result page (``serp_aoi_paths``)."""
     raw_dir = Path(raw_dir)
     trials = read_trials(trials_paths)
     listing = list_trials(raw_dir)
@@ -150,6 +164,7 @@ def run_split(
             **{s: len(getattr(split, s)) for s in SPLITS},
         },
         "organic_boxes": {s: int((trials["organic_source"] == s).sum()) for s in ORGANIC_SOURCES},
+        "serp_checks": serp_check_summary(serp_aoi_paths),
         "clicks": {
             "final_click_kind": {
                 str(k): int(v) for k, v in trials["click_kind"].value_counts().items()
