@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from fixate.data.synthetic.recgaze import generate_recgaze
-
 from fixate.workflow import script_logging
 
 log = script_logging(snakemake.log[0])
