@@ -13,22 +13,15 @@ import json
 from pathlib import Path
 
 import pytest
+from adserp_raw import REAL_TRIALS, SAMPLE
 
 from fixate.data.adserp.pipeline import run_trials
 from fixate.data.adserp.raw import read_organic_boxes, screenshot_size, trial_file
 from fixate.data.adserp.serp import find_chromium, render_serp_aoi, render_serp_aois
 from fixate.data.adserp.serp_check import check_trial_files
 
-RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "adserp_sample" / "data"
-TRIALS = (
-    "p004-b1-t3",
-    "p005-b6-t3",
-    "p007-b3-t8",
-    "p013-b5-t7",
-    "p014-b4-t5",
-    "p031-b1-t9",
-    "p035-b1-t5",
-)
+RAW = SAMPLE
+TRIALS = REAL_TRIALS
 AD_CLICK_TRIALS = {"p007-b3-t8"}  # ends on the first top text ad; the other six on organic results
 
 

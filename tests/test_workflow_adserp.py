@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from adserp_raw import copy_trials, real_sample
 from PIL import Image
-from workflow_helpers import merge, planned_jobs, scratch_workflow, snakemake
+from workflow_helpers import edited_config, planned_jobs, scratch_workflow, snakemake
 
 from fixate.data.samples import read_samples
 
@@ -63,29 +62,18 @@ def test_nothing_reruns_without_a_change(workflow):
     assert planned_jobs(workflow, *TARGETS) == {}
 
 
-def edited_config(workflow: Path, overrides: dict) -> dict[str, int]:
-    """Jobs planned after changing config values (the file is restored afterwards)."""
-    path = workflow / "config.yaml"
-    original = path.read_text()
-    try:
-        config = yaml.safe_load(original)
-        merge(config, overrides)
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        return planned_jobs(workflow, *TARGETS)
-    finally:
-        path.write_text(original)
-
-
 def test_a_setting_reruns_its_stage_and_what_follows_only(workflow):
-    assert edited_config(workflow, {"adserp": {"split": {"seed": 1}}}) == {
+    assert edited_config(workflow, {"adserp": {"split": {"seed": 1}}}, *TARGETS) == {
         "adserp_split": 1,
         "adserp_shard": 2,
     }
-    assert edited_config(workflow, {"adserp": {"render": {"jpeg_quality": 80}}}) == {
+    assert edited_config(workflow, {"adserp": {"render": {"jpeg_quality": 80}}}, *TARGETS) == {
         "adserp_render": 2,
         "adserp_shard": 2,
     }
-    assert edited_config(workflow, {"adserp": {"preprocess": {"decision_end": "click"}}}) == {
+    assert edited_config(
+        workflow, {"adserp": {"preprocess": {"decision_end": "click"}}}, *TARGETS
+    ) == {
         "adserp_trials": 2,
         "adserp_render": 2,
         "adserp_split": 1,

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from workflow_helpers import merge, planned_jobs, scratch_workflow, snakemake
+from workflow_helpers import edited_config, planned_jobs, scratch_workflow, snakemake
 
 pytestmark = pytest.mark.workflow
 TINY = {
@@ -127,14 +126,6 @@ def test_tables_plots_and_report(workflow):
 
 
 def test_a_training_setting_reruns_training_and_what_follows(workflow):
-    path = workflow / "config.yaml"
-    original = path.read_text()
-    try:
-        config = yaml.safe_load(original)
-        merge(config, {"train": {"gamma": 1.0}})
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        jobs = planned_jobs(workflow)
-    finally:
-        path.write_text(original)
+    jobs = edited_config(workflow, {"train": {"gamma": 1.0}})
     assert jobs["train"] == 4 and jobs["aggregate"] == 1
     assert not any(rule.startswith(("recgaze", "model")) for rule in jobs)

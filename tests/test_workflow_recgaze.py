@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
-from workflow_helpers import merge, planned_jobs, scratch_workflow, snakemake
+from workflow_helpers import edited_config, planned_jobs, scratch_workflow, snakemake
 
 from fixate.data.samples import read_samples
 
@@ -76,32 +75,24 @@ def test_nothing_reruns_without_a_change(workflow):
     assert planned_jobs(workflow, *TARGETS) == {}
 
 
-def edited_config(workflow: Path, overrides: dict) -> dict[str, int]:
-    """Jobs planned after changing config values (the file is restored afterwards)."""
-    path = workflow / "config.yaml"
-    original = path.read_text()
-    try:
-        config = yaml.safe_load(original)
-        merge(config, overrides)
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        return planned_jobs(workflow, *TARGETS)
-    finally:
-        path.write_text(original)
-
-
 def test_a_setting_reruns_its_stage_and_what_follows_only(workflow):
-    assert edited_config(workflow, {"recgaze": {"render": {"jpeg_quality": 80}}}) == {
+    assert edited_config(workflow, {"recgaze": {"render": {"jpeg_quality": 80}}}, *TARGETS) == {
         "recgaze_render": 3,
         "recgaze_shard": 3,
     }
-    assert edited_config(workflow, {"recgaze": {"preprocess": {"visit_scroll_px": 25}}}) == {
+    assert edited_config(
+        workflow, {"recgaze": {"preprocess": {"visit_scroll_px": 25}}}, *TARGETS
+    ) == {
         "recgaze_events": 1,
         "recgaze_screens": 1,
         "recgaze_render": 3,
         "recgaze_shard": 3,
     }
     assert (
-        edited_config(workflow, {"recgaze": {"synthetic": {"seed": 8}}})["recgaze_synthetic"] == 1
+        edited_config(workflow, {"recgaze": {"synthetic": {"seed": 8}}}, *TARGETS)[
+            "recgaze_synthetic"
+        ]
+        == 1
     )
 
 

@@ -71,3 +71,16 @@ def planned_jobs(workdir: Path, *targets: str) -> dict[str, int]:
         if match and match.group(1) != "total":
             jobs[match.group(1)] = int(match.group(2))
     return jobs
+
+
+def edited_config(workdir: Path, overrides: dict, *targets: str) -> dict[str, int]:
+    """Jobs planned after changing config values (the file is restored afterwards)."""
+    path = workdir / "config.yaml"
+    original = path.read_text()
+    try:
+        config = yaml.safe_load(original)
+        merge(config, overrides)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return planned_jobs(workdir, *targets)
+    finally:
+        path.write_text(original)
