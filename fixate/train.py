@@ -3,8 +3,13 @@
 Loss = w_c * next-token loss on the clicked slot's name + lambda(t) * alignment loss between the
 user's dwell distribution and the probe's slot distribution + beta * ||user mixing logits||^2.
 
-The loop is written for accelerate: the same code trains on one CPU, one GPU or several GPUs
-(data parallel over batches; the trainable parameters are tiny, so their all-reduce is cheap).
+The same loop trains on one CPU, one GPU or several processes started by `accelerate launch`
+(`fixate.launch`). Data parallel is exact rather than approximate: an optimiser step takes
+`grad_accum` consecutive batches of the seeded order, the processes share out those batches, and
+the summed gradients (one all-reduce of the tiny trainable parameters per step) equal what one
+process accumulates, so the run follows the same trajectory on any number of devices. No
+DistributedDataParallel wrapper is needed for a few hundred thousand parameters, and a process
+whose share of a step is empty simply contributes zeros.
 The best epoch is chosen on the validation split by the composite score; every evaluation writes a
 checkpoint (named by a digest of the run's configuration) that a killed job resumes from, giving
 the same result as an uninterrupted run, because batch order depends only on (seed, epoch).
@@ -24,8 +29,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
-from accelerate.utils import DistributedDataParallelKwargs
+from accelerate import PartialState
+from accelerate.utils import gather_object, reduce
 from tqdm import tqdm
 
 from fixate.baselines import score_baselines
@@ -41,6 +46,9 @@ from fixate.prompt import SoftPrompt
 from fixate.stats import wilcoxon_tests
 
 log = logging.getLogger(__name__)
+
+# loss parts written to the train log, in the order of the per-step totals tensor
+LOG_PARTS = ("loss", "choice", "alignment", "penalty", "lambda")
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ class TrainConfig:
 
 
 class NonFiniteLoss(RuntimeError):
-    """Raised when the loss stays NaN or infinite for too many steps in a row."""
+    """Raised when the loss or its gradient stays NaN or infinite for too many steps in a row."""
 
 
 def padded(values: list, width: int) -> torch.Tensor:
@@ -107,17 +115,14 @@ class Trainer:
         config: TrainConfig,
         seed: int,
         run_dir: Path,
-        accelerator: Accelerator | None = None,
+        processes: PartialState | None = None,
     ):
         self.backbone = backbone
         self.feature_cache = FeatureCache(backbone)
         self.config = config
         self.seed = seed
         self.run_dir = Path(run_dir)
-        self.accelerator = accelerator or Accelerator(
-            cpu=backbone.device.type == "cpu",
-            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
-        )
+        self.processes = processes or PartialState(cpu=backbone.device.type == "cpu")
         selected = with_signal(samples, config.signal, config.require_both_signals)
         self.train_set = selected[selected["split"] == "train"].reset_index(drop=True)
         self.val_set = selected[selected["split"] == "val"].reset_index(drop=True)
@@ -151,7 +156,7 @@ class Trainer:
             self._idle = torch.nn.Parameter(torch.zeros((), device=backbone.device))
             trainable = [{"params": [self._idle], "lr": 0.0}]
         self.optimizer = torch.optim.AdamW(trainable)
-        self.model, self.optimizer = self.accelerator.prepare(self.prompt, self.optimizer)
+        self.trainable = [p for group in trainable for p in group["params"]]
         self.alignment = AlignmentLoss(config.alignment, config.gamma, config.top_k)
         self.checkpoint = self.run_dir / f"checkpoint-{config.digest(seed, len(selected))}.pt"
         self.state = {
@@ -165,24 +170,31 @@ class Trainer:
         }
 
     # ----------------------------------------------------------------- training
-    def batch_order(self, epoch: int) -> list[pd.DataFrame]:
-        """Shuffled batches of an epoch; depends on (seed, epoch) only, so a resumed run agrees."""
+    def step_plan(self, epoch: int) -> list[list[pd.DataFrame]]:
+        """This process's batches for each optimiser step of an epoch.
+
+        The shuffled order depends on (seed, epoch) only, so a resumed run agrees; each step's
+        `grad_accum` batches are dealt out over the processes, so every process runs the same
+        number of steps (possibly with no batch of its own in a step).
+        """
         rng = np.random.default_rng([self.seed, epoch])
         order = self.train_set.iloc[rng.permutation(len(self.train_set))]
         all_batches = list(batches(order, self.config.batch_size))
-        rank, world = self.accelerator.process_index, self.accelerator.num_processes
-        return all_batches[rank::world]
+        rank, world = self.processes.process_index, self.processes.num_processes
+        accum = self.config.grad_accum
+        return [all_batches[s : s + accum][rank::world] for s in range(0, len(all_batches), accum)]
 
-    def loss(self, block: pd.DataFrame, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, block: pd.DataFrame, step: int) -> tuple[torch.Tensor, dict[str, object]]:
+        """Loss of one batch and its parts (detached tensors: read at the step, not per batch)."""
         cfg = self.config
         rows = block.to_dict("records")
         screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
         users = [row["user_id"] for row in rows]
-        soft, n_soft = self.model(users), self.prompt.n_tokens
+        soft, n_soft = self.prompt(users), self.prompt.n_tokens
         batch = self.backbone.encode(screens, n_soft, cfg.probe.instruction)
         lam = attention_weight(step, cfg.lambda_target, cfg.lambda_warmup, cfg.train_choice)
         features = self.feature_cache.features(batch, screens)
-        parts: dict[str, float] = {"lambda": lam}
+        parts: dict[str, object] = {"lambda": lam}
         total = torch.zeros((), device=self.backbone.device)
         logits = None
         if lam > 0:
@@ -200,7 +212,7 @@ class Trainer:
             target = dwell_distribution(dwell.to(result.slots.device), result.slot_mask)
             align = self.alignment(target, result.slots.float(), result.slot_mask)
             total = total + lam * align
-            parts["alignment"] = align.item()
+            parts["alignment"] = align.detach()
             if result.logits.requires_grad:
                 logits = result.logits
         if cfg.train_choice and cfg.choice_weight > 0:
@@ -211,10 +223,10 @@ class Trainer:
                 logits.float().flatten(0, 1), batch.answer_ids.flatten(), ignore_index=-100
             )
             total = total + cfg.choice_weight * ce
-            parts["choice"] = ce.item()
+            parts["choice"] = ce.detach()
         penalty = self.prompt.penalty(users)
         total = total + cfg.beta * penalty
-        parts["penalty"] = penalty.item()
+        parts["penalty"] = penalty.detach()
         return total, parts
 
     def fit(self) -> None:
@@ -223,48 +235,31 @@ class Trainer:
         self._resume()
         nan_streak = 0
         for epoch in range(self.state["epoch"] + 1, cfg.epochs + 1):
-            blocks = self.batch_order(epoch)
-            sums: dict[str, list[float]] = {}  # loss parts of the batches of one optimiser step
             self.optimizer.zero_grad(set_to_none=True)
-            pending = 0
-            for i, block in enumerate(
-                tqdm(
-                    blocks,
-                    desc=f"epoch {epoch}/{cfg.epochs}",
-                    disable=not self.accelerator.is_main_process,
-                    mininterval=5.0,
-                )
+            for step_blocks in tqdm(
+                self.step_plan(epoch),
+                desc=f"epoch {epoch}/{cfg.epochs}",
+                disable=not self.processes.is_main_process,
+                mininterval=5.0,
             ):
-                loss, parts = self.loss(block, self.state["step"])
-                if not torch.isfinite(loss):
+                totals = self.new_totals()
+                for block in step_blocks:
+                    loss, parts = self.loss(block, self.state["step"])
+                    if loss.requires_grad:  # a frozen prompt has nothing to differentiate
+                        (loss / cfg.grad_accum).backward()
+                    self.add_parts(totals, {**parts, "loss": loss})
+                means = self.optimiser_step(totals)
+                if means is None:
                     nan_streak += 1
-                    log.warning(
-                        "epoch %d batch %d: non-finite loss %s, step skipped", epoch, i, parts
-                    )
+                    log.warning("epoch %d: non-finite loss or gradient, step skipped", epoch)
                     if nan_streak >= cfg.max_nan_steps:
                         raise NonFiniteLoss(
-                            f"{nan_streak} non-finite losses in a row (last parts {parts}); lower "
-                            "the learning rates or check the samples"
+                            f"{nan_streak} non-finite losses in a row; lower the learning "
+                            "rates or check the samples"
                         )
-                    self.optimizer.zero_grad(set_to_none=True)
-                    pending = 0
                     continue
                 nan_streak = 0
-                if loss.requires_grad:  # a frozen prompt has nothing to differentiate
-                    self.accelerator.backward(loss / cfg.grad_accum)
-                pending += 1
-                for key, value in {"loss": loss.item(), **parts}.items():
-                    sums.setdefault(key, []).append(value)
-                if pending == cfg.grad_accum or i == len(blocks) - 1:
-                    self._step()
-                    self.state["log"].append(
-                        {
-                            "epoch": epoch,
-                            "step": self.state["step"],
-                            **{k: float(np.mean(v)) for k, v in sums.items()},
-                        }
-                    )
-                    sums, pending = {}, 0
+                self.state["log"].append({"epoch": epoch, "step": self.state["step"], **means})
             row = self.state["log"][-1] if self.state["log"] else {"epoch": epoch}
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
                 score = self.validate()
@@ -289,33 +284,54 @@ class Trainer:
         if self.state["best_prompt"] is not None:
             self.prompt.load_state_dict(self.state["best_prompt"])
 
-    def _step(self) -> None:
+    def new_totals(self) -> torch.Tensor:
+        """Sums (row 0) and counts (row 1) of the LOG_PARTS over one optimiser step."""
+        return torch.zeros(2, len(LOG_PARTS), device=self.backbone.device)
+
+    @staticmethod
+    def add_parts(totals: torch.Tensor, parts: dict[str, object]) -> None:
+        for j, key in enumerate(LOG_PARTS):
+            if key in parts:
+                totals[0, j] += torch.as_tensor(parts[key], device=totals.device).detach()
+                totals[1, j] += 1
+
+    def optimiser_step(self, totals: torch.Tensor) -> dict[str, float] | None:
+        """Sum gradients and loss parts over processes, clip, and step unless anything is
+        non-finite; return the step's mean loss parts, or None when the step was skipped.
+
+        The only host syncs of a step are here (the finiteness check and the log values).
+        """
         cfg = self.config
+        if self.processes.num_processes > 1:
+            grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.trainable]
+            flat = reduce(torch.cat([totals.flatten(), *(g.flatten() for g in grads)]), "sum")
+            totals = flat[: totals.numel()].view_as(totals)
+            offset = totals.numel()
+            for param in self.trainable:
+                param.grad = flat[offset : offset + param.numel()].view_as(param).clone()
+                offset += param.numel()
+        norms = [totals[0].sum()]
         for param, limit in (
             (self.prompt.basis, cfg.basis_clip),
             (self.prompt.user_logits, cfg.user_clip),
         ):
             if param.grad is not None:
-                torch.nn.utils.clip_grad_norm_([param], limit)
-        self.optimizer.step()
+                norms.append(torch.nn.utils.clip_grad_norm_([param], limit))
+        finite = bool(torch.isfinite(torch.stack(norms)).all())
+        if finite:
+            self.optimizer.step()
+            self.state["step"] += 1
         self.optimizer.zero_grad(set_to_none=True)
-        self.state["step"] += 1
+        if not finite:
+            return None
+        sums, counts = totals.tolist()
+        return {k: s / n for k, s, n in zip(LOG_PARTS, sums, counts, strict=True) if n > 0}
 
     def validate(self) -> float:
         """Composite score of the soft prompt on the validation split (teacher-forced)."""
         if self.val_set.empty:
             return -float(self.state["epoch"])  # no validation data: keep the last epoch
-        per_sample = evaluate_model(
-            self.backbone,
-            self.val_set,
-            self.prompt,
-            self.config.probe,
-            self.config.signal,
-            self.config.batch_size,
-            name="val",
-            free_generation=False,
-            progress=False,
-        )
+        per_sample = self.evaluate(self.val_set, self.prompt, "val", free_generation=False)
         return composite_score(aggregate(per_sample), with_answer=False)
 
     # ----------------------------------------------------------------- checkpoints
@@ -323,7 +339,7 @@ class Trainer:
         return {k: v.detach().clone() for k, v in self.prompt.state_dict().items()}
 
     def _save(self) -> None:
-        if not self.accelerator.is_main_process:
+        if not self.processes.is_main_process:
             return
         payload = {
             "state": self.state,
@@ -347,26 +363,8 @@ class Trainer:
         """The four modes and the baselines on the test split, with per-user Wilcoxon tests."""
         cfg = self.config
         evaluations = [
-            evaluate_model(
-                self.backbone,
-                self.test_set,
-                None,
-                cfg.probe,
-                cfg.signal,
-                cfg.batch_size,
-                name="backbone",
-                free_generation=cfg.free_generation,
-            ),
-            evaluate_model(
-                self.backbone,
-                self.test_set,
-                self.prompt,
-                cfg.probe,
-                cfg.signal,
-                cfg.batch_size,
-                name="fixate",
-                free_generation=cfg.free_generation,
-            ),
+            self.evaluate(self.test_set, None, "backbone", cfg.free_generation),
+            self.evaluate(self.test_set, self.prompt, "fixate", cfg.free_generation),
         ]
         baselines = score_baselines(self.selected, cfg.signal).rename(columns={"baseline": "mode"})
         per_sample = pd.concat([*evaluations, baselines], ignore_index=True)
@@ -377,6 +375,29 @@ class Trainer:
             "wilcoxon": wilcoxon_tests(by_mode, METRICS, ["answer_accuracy"]),
         }
         return metrics, per_sample
+
+    def evaluate(
+        self, samples: pd.DataFrame, prompt: SoftPrompt | None, name: str, free_generation: bool
+    ) -> pd.DataFrame:
+        """Per-sample metrics of ``samples``; each process scores a contiguous share and every
+        process gets the whole table, in sample order within each mode whatever the share-out."""
+        world = self.processes.num_processes
+        share = np.array_split(np.arange(len(samples)), world)[self.processes.process_index]
+        part = evaluate_model(
+            self.backbone,
+            samples.iloc[share],
+            prompt,
+            self.config.probe,
+            self.config.signal,
+            self.config.batch_size,
+            name=name,
+            free_generation=free_generation,
+            progress=name != "val" and self.processes.is_main_process,
+        )
+        parts = gather_object([part]) if world > 1 else [part]
+        return pd.concat(parts, ignore_index=True).sort_values(
+            "mode", kind="stable", ignore_index=True
+        )
 
     def write_log(self, path: Path) -> None:
         columns = ["epoch", "step", "loss", "choice", "alignment", "penalty", "lambda", "val_score"]
@@ -403,15 +424,20 @@ def run(
     torch.manual_seed(seed)
     np.random.seed(seed)
     samples = read_samples(shards)
-    backbone = load_backbone(model_dir, backbone_kind, trust_remote_code=trust_remote_code)
-    trainer = Trainer(backbone, samples, config, seed, out_dir)
+    processes = PartialState(cpu=not torch.cuda.is_available())
+    backbone = load_backbone(
+        model_dir, backbone_kind, device=processes.device, trust_remote_code=trust_remote_code
+    )
+    trainer = Trainer(backbone, samples, config, seed, out_dir, processes)
     log.info(
-        "%d train / %d val / %d test samples (%s signal) from %d users",
+        "%d train / %d val / %d test samples (%s signal) from %d users on %d process(es), %s",
         len(trainer.train_set),
         len(trainer.val_set),
         len(trainer.test_set),
         config.signal,
         samples["user_id"].nunique(),
+        processes.num_processes,
+        processes.device,
     )
     trainer.fit()
     metrics, per_sample = trainer.test()
@@ -426,7 +452,7 @@ def run(
         "n_samples": {s: len(getattr(trainer, f"{s}_set")) for s in ("train", "val", "test")},
         **metrics,
     }
-    if trainer.accelerator.is_main_process:
+    if processes.is_main_process:
         write_parquet(per_sample, out_dir / "per_sample.parquet")
         trainer.prompt.save(out_dir / "prompt.safetensors")
         trainer.write_log(out_dir / "train_log.csv")

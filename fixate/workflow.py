@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def script_logging(log_file: str | Path) -> logging.Logger:
     """Send the library's log records and any traceback of a rule script to its ``log:`` file."""
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     handle = open(log_file, "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+    os.dup2(handle.fileno(), 2)  # native libraries and child processes write to descriptor 2
     sys.stderr = handle
     logging.basicConfig(
         level=logging.INFO,

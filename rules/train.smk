@@ -28,8 +28,9 @@ rule train:
                                    "operator": w.operator}},
         trust_remote_code=lambda w: config["backbones"][w.backbone].get("trust_remote_code", False),
         code=library("fixate/models", "fixate/probe", "fixate/prompt.py", "fixate/train.py",
-                     "fixate/evaluate.py", "fixate/losses.py", "fixate/metrics.py",
-                     "fixate/baselines.py", "fixate/stats.py", "fixate/data/samples.py"),
+                     "fixate/launch.py", "fixate/evaluate.py", "fixate/losses.py",
+                     "fixate/metrics.py", "fixate/baselines.py", "fixate/stats.py",
+                     "fixate/data/samples.py"),
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}.log",
     benchmark:
@@ -37,6 +38,7 @@ rule train:
     threads: 2
     retries: 1
     resources:
+        # devices of one run: 2+ trains data parallel (`--set-resources train:gpu=2`)
         gpu=1,
         mem_mb=lambda w, attempt: 32000 * attempt,
         runtime=720,

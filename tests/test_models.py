@@ -74,8 +74,9 @@ def test_load_backbone_refuses_what_it_cannot_load(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["InternVLChatModel"]}))
     with pytest.raises(ValueError, match="trust_remote_code"):
         load_backbone(tmp_path, "internvl")
-    with pytest.raises(NotImplementedError):
-        load_backbone(tmp_path, "internvl", trust_remote_code=True)
+    with pytest.raises(ValueError, match="only applies to the original InternVL"):
+        load_backbone(tmp_path, "qwen3vl", trust_remote_code=True)
+    # with the flag, the original release is converted: tests/test_internvl_original.py
 
 
 def test_painting_one_slot_white_recovers_it(backbone):
@@ -116,6 +117,21 @@ def test_internvl_thumbnail_weight(backbone):
     per_tile = backbone.processor.image_seq_length
     assert torch.all(weights[:-per_tile] == 1) and torch.all(weights[-per_tile:] == 0)
 
+
+
+def test_internvl_tiles_whatever_the_image_processor_says(backbone):
+    """The -HF checkpoints save `crop_to_patches: false`, but `InternVLProcessor` tiles anyway."""
+    if backbone.kind != "internvl":
+        pytest.skip("InternVL only")
+    image_processor = backbone.processor.image_processor
+    expected = backbone.encode([make_screen(size=WIDE)]).token_cells[0]
+    image_processor.crop_to_patches = False
+    try:
+        cells = backbone.encode([make_screen(size=WIDE)]).token_cells[0]
+    finally:
+        image_processor.crop_to_patches = True
+    assert backbone.tiling(WIDE)[0] * backbone.tiling(WIDE)[1] > 1
+    torch.testing.assert_close(cells, expected)
 
 def test_encode_layout(backbone):
     screens = [make_screen(profile="Top_genre: Drama"), make_screen(profile="Top_genre: Action, x")]

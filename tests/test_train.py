@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -203,8 +204,8 @@ def test_training_lowers_the_alignment_loss_for_every_operator(qwen, shards, tmp
     for _ in range(10):
         loss, parts = t.loss(block, step=0)
         history.append(parts["alignment"])
-        t.accelerator.backward(loss)
-        t._step()
+        loss.backward()
+        t.optimiser_step(t.new_totals())
     assert history[-1] < MARGINS[operator] * history[0], history
 
 
@@ -213,7 +214,52 @@ def test_users_with_opposite_gaze_get_different_mixtures(qwen, shards, tmp_path)
     t = trainer(qwen, shards, tmp_path, config)
     for _ in range(6):
         loss, _ = t.loss(t.train_set, step=0)  # both users, gaze on opposite slots
-        t.accelerator.backward(loss)
-        t._step()
+        loss.backward()
+        t.optimiser_step(t.new_totals())
     mixtures = t.prompt.mixture(["u1", "u2"]).detach()
     assert (mixtures[0] - mixtures[1]).abs().sum() > 0.05, mixtures
+
+
+def test_two_processes_train_like_one(tiny_models, shards, tmp_path):
+    """Data parallel over two gloo processes follows the one-process run: grad_accum 3 over 4
+    batches also gives the second process a step with no batch of its own."""
+    from safetensors.torch import load_file
+
+    from fixate.launch import launch
+
+    config = {
+        **{k: v for k, v in asdict(quick(epochs=2, grad_accum=3)).items() if k != "probe"},
+        "probe": {"operator": "attnlrp", "window": 2},
+    }
+    outputs = {}
+    for processes in (1, 2):
+        out = tmp_path / f"p{processes}"
+        spec = {
+            "shards": [str(s) for s in shards],
+            "model_dir": str(tiny_models["tiny-qwen3vl"]),
+            "backbone_kind": "qwen3vl",
+            "config": config,
+            "seed": 5,
+            "out_dir": str(out),
+            "dataset": "toy",
+        }
+        launch(spec, processes=processes, threads=2)
+        outputs[processes] = (
+            json.loads((out / "metrics.json").read_text()),
+            pd.read_csv(out / "train_log.csv"),
+            load_file(out / "prompt.safetensors"),
+            pd.read_parquet(out / "per_sample.parquet"),
+        )
+        assert not (out / "launch.json").exists()
+    (m1, log1, prompt1, rows1), (m2, log2, prompt2, rows2) = outputs[1], outputs[2]
+    assert list(log1["step"]) == list(log2["step"]) == [1, 2, 3, 4]  # 4 batches / 3 = 2 per epoch
+    pd.testing.assert_frame_equal(log1, log2, rtol=1e-4)
+    for key in prompt1:
+        torch.testing.assert_close(prompt1[key], prompt2[key], rtol=1e-4, atol=1e-5)
+    assert list(rows1["screen_id"]) == list(rows2["screen_id"])
+    for mode, values in m1["modes"].items():
+        for metric, value in values.items():
+            assert m2["modes"][mode][metric] == pytest.approx(value, rel=1e-4, abs=1e-6), (
+                mode,
+                metric,
+            )

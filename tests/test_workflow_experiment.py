@@ -129,3 +129,30 @@ def test_a_training_setting_reruns_training_and_what_follows(workflow):
     jobs = edited_config(workflow, {"train": {"gamma": 1.0}})
     assert jobs["train"] == 4 and jobs["aggregate"] == 1
     assert not any(rule.startswith(("recgaze", "model")) for rule in jobs)
+
+
+def test_a_job_with_two_devices_trains_data_parallel(workflow):
+    """`--set-resources train:gpu=2` makes the same rule launch two processes (gloo on a CPU
+    machine), and the run's metrics match the one-process run."""
+    before = json.loads((workflow / RUN / "metrics.json").read_text())
+    for checkpoint in (workflow / RUN).glob("checkpoint-*.pt"):
+        checkpoint.unlink()
+    target = str(RUN / "metrics.json")
+    snakemake(
+        workflow,
+        target,
+        "--forcerun",
+        target,
+        "--set-resources",
+        "train:gpu=2",
+        "--resources",
+        "gpu=2",
+    )
+    log = workflow / "results/logs/train/recgaze/qwen3vl/attnlrp/fixation/seed1.log"
+    text = log.read_text()
+    assert "data parallel over 2 processes" in text and "[rank 0]" in text, text[-3000:]
+    after = json.loads((workflow / RUN / "metrics.json").read_text())
+    assert after["n_samples"] == before["n_samples"]
+    for mode, values in before["modes"].items():
+        for metric, value in values.items():
+            assert after["modes"][mode][metric] == pytest.approx(value, rel=1e-3, abs=1e-5)

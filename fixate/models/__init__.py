@@ -17,6 +17,7 @@ from fixate.models.base import (
     VisualFeatures,
 )
 from fixate.models.internvl import InternVLBackbone
+from fixate.models.internvl_original import is_original_layout, load_original
 from fixate.models.processors import load_processor
 from fixate.models.qwen3vl import Qwen3VLBackbone
 
@@ -37,29 +38,28 @@ _BACKBONES = {
     "internvl": (InternVLBackbone, InternVLForConditionalGeneration),
 }
 
-# the original InternVL release ships its own modelling code (InternVLChatModel via auto_map)
-_REMOTE_CODE_ARCHITECTURES = {"InternVLChatModel"}
 
+def _is_original_internvl(path: Path, kind: str, trust_remote_code: bool) -> bool:
+    """Whether `path` is the original InternVL release, to be converted; refuses what must not load.
 
-def _check_layout(path: Path, kind: str, trust_remote_code: bool) -> None:
+    The original release is only loaded on explicit request (`trust_remote_code=True`), although
+    none of its code is run (see `fixate.models.internvl_original`): it is a different checkpoint
+    from the -HF one, and the flag keeps that choice visible in the configuration.
+    """
     config_file = path / "config.json"
     if not config_file.is_file():
         hint = " (materialise tiny models first: fixate.models.tiny.materialise)"
         raise FileNotFoundError(f"{path} is not a local checkpoint folder{hint}")
-    architectures = set(json.loads(config_file.read_text()).get("architectures") or [])
-    if kind != "internvl" or not architectures & _REMOTE_CODE_ARCHITECTURES:
-        if trust_remote_code:
-            raise ValueError("trust_remote_code=True only applies to the original InternVL release")
-        return
-    if not trust_remote_code:
+    original = kind == "internvl" and is_original_layout(json.loads(config_file.read_text()))
+    if not original and trust_remote_code:
+        raise ValueError("trust_remote_code=True only applies to the original InternVL release")
+    if original and not trust_remote_code:
         raise ValueError(
-            f"{path} is the original remote-code InternVL release (InternVLChatModel); use the "
-            "native InternVL3_5-4B-HF layout, or opt in explicitly with trust_remote_code=True"
+            f"{path} is the original InternVL release (InternVLChatModel); use the native "
+            "InternVL3_5-4B-HF layout, or opt in explicitly with trust_remote_code=True (it is "
+            "converted to the native class at load time; none of its code is run)"
         )
-    raise NotImplementedError(
-        "the remote-code InternVL path (InternVLChatModel, its own dynamic_preprocess and weight "
-        "names) is not implemented; use the native InternVL3_5-4B-HF checkpoint"
-    )
+    return original
 
 
 def load_backbone(
@@ -72,16 +72,21 @@ def load_backbone(
 
     bf16 on a GPU, fp32 on the CPU (bf16 matrix products on the CPU are slow and the operators
     are sensitive to rounding). All parameters are frozen. The language model runs SDPA except in
-    the layers a probe asks eager attention of.
+    the layers a probe asks eager attention of. The original InternVL release (InternVLChatModel)
+    needs `trust_remote_code=True` and is converted to `InternVLForConditionalGeneration`.
     """
     if kind not in _BACKBONES:
         raise ValueError(f"unknown backbone kind {kind!r}; choose one of {sorted(_BACKBONES)}")
     path = Path(path_or_name)
-    _check_layout(path, kind, trust_remote_code)
+    original = _is_original_internvl(path, kind, trust_remote_code)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     backbone_cls, model_cls = _BACKBONES[kind]
-    model = model_cls.from_pretrained(
-        str(path), dtype=dtype, attn_implementation="sdpa", local_files_only=True
-    ).to(device)
-    return backbone_cls(model, load_processor(path, kind))
+    if original:
+        model, processor = load_original(path, dtype)
+    else:
+        model = model_cls.from_pretrained(
+            str(path), dtype=dtype, attn_implementation="sdpa", local_files_only=True
+        )
+        processor = load_processor(path, kind)
+    return backbone_cls(model.to(device), processor)

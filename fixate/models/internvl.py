@@ -45,9 +45,14 @@ class InternVLBackbone(Backbone):
         self.thumbnail_weight = thumbnail_weight
 
     def tiling(self, size: tuple[int, int]) -> tuple[int, int, bool]:
-        """(cols, rows, thumbnail) the image processor uses for an image of (width, height)."""
+        """(cols, rows, thumbnail) the processor uses for an image of (width, height).
+
+        `InternVLProcessor` always crops to patches (its call default overrides the image
+        processor's own `crop_to_patches`, which the -HF checkpoints save as false), so only
+        `max_patches` decides.
+        """
         ip = self.processor.image_processor
-        if not (ip.crop_to_patches and ip.max_patches > 1):
+        if ip.max_patches <= 1:
             return 1, 1, False
         tile = (ip.size["height"], ip.size["width"])
         cols, rows = get_optimal_tiled_canvas(
@@ -57,6 +62,12 @@ class InternVLBackbone(Backbone):
 
     def _token_cells(self, processed: Mapping, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
         cols, rows, thumbnail = self.tiling(size)
+        tiles = processed["pixel_values"].shape[0]
+        if tiles != cols * rows + thumbnail:
+            raise ValueError(
+                f"the processor made {tiles} tiles of a {size[0]}x{size[1]} image; expected "
+                f"{cols}x{rows}{' + thumbnail' if thumbnail else ''}"
+            )
         side = math.isqrt(self.processor.image_seq_length)
         tile = unit_grid(side, side)
         scale = torch.tensor([1 / cols, 1 / rows, 1 / cols, 1 / rows])

@@ -4,9 +4,15 @@ All operators are registered by name and used through `fixate.probe.probe`. The 
 operators (rollout, glimpse, attnlrp) share one trace: a forward pass whose last `window` layers
 return attention maps, the target scalar, and (except rollout) its gradients with respect to those
 maps. Each then combines maps and gradients into the relevance row of the query position,
-R[q, :], with exactly the formulas of the reference implementation, in fp32, and using only row q
+R[q, :], with exactly the formulas of the reference implementation, and using only row q
 (r <- r + alpha r E applied from the deepest layer down gives the same value as the full T x T
 product at O(T^2) per layer).
+
+Precision and memory: everything of size T (rows, weights, normalisers) is fp32. GLIMPSE needs
+every head's full T x T product, and in a differentiable probe each such tensor is kept for the
+second-order backward; it is formed in the maps' dtype (bf16 on a GPU, as in the reference's
+training path) with fp32 reductions, which saves several GiB at batch 4 on a 4B model
+(`upcast=True` forms it in fp32). grad x attention only reads row q, which it upcasts.
 
 Batches are left-padded: gradients at padded positions are zeroed so that a padded sample gets the
 same relevance as the sample alone. Training and evaluation compute the same function: the
@@ -130,16 +136,24 @@ def rollout(
 # ---------------------------------------------------------------------------- GLIMPSE (4.3)
 def glimpse_head_weights(gated: Tensor, gradient: Tensor, head_temperature: float) -> Tensor:
     """(B, H) head weights softmax(sigma / T_head), sigma_h = sum G_h / (sum relu(g_h) + eps):
-    the share of a head's positive gradient that its attention realises."""
-    score = gated.sum((-1, -2)) / (F.relu(gradient).sum((-1, -2)) + EPS)
+    the share of a head's positive gradient that its attention realises.
+
+    sum relu(g) is taken as (sum g + sum |g|) / 2, which keeps no T x T tensor for backward
+    beyond `gradient` itself."""
+    positive = (
+        gradient.sum((-1, -2), dtype=torch.float32)
+        + gradient.abs().sum((-1, -2), dtype=torch.float32)
+    ) / 2
+    score = gated.sum((-1, -2), dtype=torch.float32) / (positive + EPS)
     return torch.softmax(score / head_temperature, dim=-1)
 
 
 def glimpse_layer(attention: Tensor, gradient: Tensor, head_temperature: float) -> Tensor:
-    """One layer's map E (B, T, T): E = sum_h w_h G_h with G_h = relu(g_h A_h), row-normalised."""
+    """One layer's map E (B, T, T) in fp32: E = sum_h w_h G_h with G_h = relu(g_h A_h),
+    row-normalised; G is formed in the inputs' dtype."""
     gated = F.relu(gradient * attention)
     weights = glimpse_head_weights(gated, gradient, head_temperature)
-    mixed = torch.einsum("bh,bhij->bij", weights, gated)
+    mixed = torch.einsum("bh,bhij->bij", weights.to(gated.dtype), gated).float()
     return mixed / (mixed.sum(-1, keepdim=True) + EPS)
 
 
@@ -149,7 +163,7 @@ def glimpse_depth_weights(gradients: Sequence[Tensor], depth_temperature: float)
     gamma_l = sum |sum_h g_l,h| (how strongly the target depends on the layer's attention) and
     pi = softmax(T_depth * [1..L]) (a prior towards deeper layers; the temperature multiplies).
     """
-    gamma = torch.stack([g.sum(1).abs().sum((-1, -2)) for g in gradients], 1)
+    gamma = torch.stack([g.sum(1, dtype=torch.float32).abs().sum((-1, -2)) for g in gradients], 1)
     depth = torch.arange(1, len(gradients) + 1, dtype=gamma.dtype, device=gamma.device)
     prior = torch.softmax(depth_temperature * depth, 0)
     weighted = gamma * prior
@@ -162,13 +176,20 @@ def glimpse(
     query: int,
     head_temperature: float = 0.5,
     depth_temperature: float = 0.2,
+    valid: Tensor | None = None,
+    upcast: bool = False,
 ) -> Tensor:
-    """GLIMPSE: R = prod_l (I + alpha_l E_l), shallow layer innermost; returns R[query]."""
-    layers = [
-        glimpse_layer(a.float(), g.float(), head_temperature)
-        for a, g in zip(maps, gradients, strict=True)
-    ]
-    alpha = glimpse_depth_weights([g.float() for g in gradients], depth_temperature)
+    """GLIMPSE: R = prod_l (I + alpha_l E_l), shallow layer innermost; returns R[query].
+
+    `valid` (B, T) marks the unpadded positions; `upcast` forms the T x T products in fp32.
+    """
+    if valid is not None:
+        pairs = (valid[:, :, None] & valid[:, None, :])[:, None]
+        gradients = [g * pairs for g in gradients]
+    if upcast:
+        maps, gradients = [a.float() for a in maps], [g.float() for g in gradients]
+    layers = [glimpse_layer(a, g, head_temperature) for a, g in zip(maps, gradients, strict=True)]
+    alpha = glimpse_depth_weights(gradients, depth_temperature)
     row = _one_hot(query, maps[0])
     for index in reversed(range(len(layers))):
         row = row + alpha[:, index, None] * torch.bmm(row[:, None], layers[index])[:, 0]
@@ -187,6 +208,7 @@ def grad_attention(
     query: int,
     stable: bool = True,
     relu: bool = False,
+    valid: Tensor | None = None,
 ) -> Tensor:
     """The reference's "AttnLRP": gradient x attention, bilinear-normalised, summed over depth.
 
@@ -197,13 +219,16 @@ def grad_attention(
     negative entries nearly cancel, that sum is close to zero and the row explodes: in bf16 a mere
     kernel change moved the slot distributions by 15-18 %. The default divides
     by the sum of absolute values instead: every head row then has an L1 norm of at most 1, and
-    rows whose entries share one sign (all of them with `relu=True`) are unchanged.
+    rows whose entries share one sign (all of them with `relu=True`) are unchanged. `valid`
+    (B, T) marks the unpadded positions.
     """
     weights = torch.arange(1, len(maps) + 1, dtype=torch.float32)
     weights = weights / weights.sum()
     row = _one_hot(query, maps[0])
     for weight, attention, gradient in zip(weights.tolist(), maps, gradients, strict=True):
         product = attention[:, :, query].float() * gradient[:, :, query].float()  # (B, H, T)
+        if valid is not None:
+            product = product * valid[:, None]
         if relu:
             product = F.relu(product)
         if stable:
@@ -241,11 +266,9 @@ class AttentionOperator(Operator):
         valid = batch.attention_mask.bool()
         if self.needs_backward:
             grads = torch.autograd.grad(target.sum(), maps, create_graph=create_graph)
-            pairs = (valid[:, :, None] & valid[:, None, :])[:, None]  # zero padded positions
-            grads = [g.float() * pairs for g in grads]
             if not create_graph:
                 maps = [m.detach() for m in maps]
-            row = self.combine(maps, grads, batch.query_index, **options)
+            row = self.combine(maps, grads, batch.query_index, valid=valid, **options)
         else:
             row = self.combine(maps, batch.query_index, valid=valid, **options)
         return Trace(relevance=row, logits=out.logits, target=target)

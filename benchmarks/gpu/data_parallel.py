@@ -1,0 +1,206 @@
+"""Training throughput of one run on 1 and N GPUs at the 4B scale, and whether N follows 1.
+
+Why: the Snakemake rule trains a run data parallel when its job has several GPUs; this measures
+what that buys with the code the rule runs. Every process builds the model from its public
+configuration with the same random bf16 weights (`bench.build_backbone`), writes the same noise
+screens (1100 x 619, 15 slots) as Sample rows, and runs the real `fixate.train.Trainer.fit` (step
+plan, gradient all-reduce, clipping, AdamW) for a few epochs with no validation split. One process
+runs as a plain Python process, several under `accelerate launch` (`fixate.launch`'s command).
+
+Throughput is training samples per second over the epochs after the first (the first fills the
+vision-feature cache and warms up the kernels), median over epochs; the same seeds give the same
+batches on any number of GPUs, so the final soft prompts and the train-log losses are compared
+with the one-GPU run.
+
+    python benchmarks/gpu/data_parallel.py --gpus 1,2 --out data_parallel.json
+    python benchmarks/gpu/data_parallel.py --smoke --gpus 1,2    # CPU (gloo), shrunken model
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from accelerate import PartialState
+from bench import LETTERS, PROFILES, SCREEN, SMOKE_SCREEN, build_backbone, synthetic_screens
+from safetensors.torch import load_file
+
+from fixate.data.samples import read_samples, write_samples
+from fixate.evaluate import ProbeSettings
+from fixate.launch import accelerate_command
+from fixate.train import TrainConfig, Trainer
+
+
+def sample_rows(folder: Path, n: int, size: tuple[int, int], users: int) -> pd.DataFrame:
+    """``n`` training samples of ``users`` users over the benchmark's noise screens."""
+    rows = []
+    screens = synthetic_screens(n, size)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    for i, screen in enumerate(screens):
+        name = f"images/{i}.png"
+        screen.image.save(folder / name)
+        dwell = [float((7 * i + 3 * k) % 11 + 1) for k in range(len(LETTERS))]
+        rows.append(
+            {
+                "dataset": "bench",
+                "user_id": f"user{i % users}",
+                "screen_id": f"S{i}",
+                "content_id": f"c{i}",
+                "visit_index": 0,
+                "image_path": name,
+                "labelled_image_path": name,
+                "image_width": size[0],
+                "image_height": size[1],
+                "slot_boxes": screen.slot_boxes.tolist(),
+                "slot_names": list(LETTERS),
+                "n_candidates": len(LETTERS),
+                "label": LETTERS.index(screen.answer),
+                "gaze_ms": dwell,
+                "cursor_ms": dwell,
+                "split": "train",
+                "profile": PROFILES[i % len(PROFILES)],
+            }
+        )
+    shard = folder / "samples" / "bench.parquet"  # images resolve against the shard's grandparent
+    write_samples(pd.DataFrame(rows), shard)
+    return read_samples([shard])
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One process of the run: train, time the epochs, and (rank 0) write the result."""
+    processes = PartialState(cpu=not torch.cuda.is_available())
+    backbone = build_backbone(args.model, processes.device, args.smoke)
+    work = Path(args.work)
+    samples = sample_rows(
+        work / f"rank{processes.process_index}",
+        args.samples,
+        SMOKE_SCREEN if args.smoke else SCREEN,
+        args.users,
+    )
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        grad_accum=args.grad_accum,
+        lambda_warmup=0,
+        eval_every=args.epochs,
+        free_generation=False,
+        probe=ProbeSettings(operator=args.operator),
+    )
+    run_dir = work / f"run{processes.num_processes}"
+    trainer = Trainer(backbone, samples, config, seed=11, run_dir=run_dir, processes=processes)
+    marks: list[float] = []
+    plan = trainer.step_plan
+
+    def timed_plan(epoch: int) -> list:
+        if backbone.device.type == "cuda":
+            torch.cuda.synchronize()
+        marks.append(time.perf_counter())
+        return plan(epoch)
+
+    trainer.step_plan = timed_plan
+    if backbone.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    trainer.fit()
+    marks.append(time.perf_counter())
+    epoch_s = [b - a for a, b in itertools.pairwise(marks)]
+    steady = statistics.median(epoch_s[1:]) if len(epoch_s) > 1 else epoch_s[0]
+    if processes.is_main_process:
+        trainer.prompt.save(work / f"prompt{processes.num_processes}.safetensors")
+        result = {
+            "gpus": processes.num_processes,
+            "epoch_s": epoch_s,
+            "samples_per_s": args.samples / steady,
+            "peak_gib_rank0": torch.cuda.max_memory_allocated() / 2**30
+            if backbone.device.type == "cuda"
+            else None,
+            "log": trainer.state["log"],
+        }
+        (work / f"result{processes.num_processes}.json").write_text(json.dumps(result))
+
+
+def compare(work: Path, counts: list[int]) -> list[dict]:
+    """Each GPU count's throughput, speed-up and distance from the one-GPU trajectory."""
+    results = {n: json.loads((work / f"result{n}.json").read_text()) for n in counts}
+    prompts = {n: load_file(work / f"prompt{n}.safetensors") for n in counts}
+    base = counts[0]
+    rows = []
+    for n in counts:
+        r = results[n]
+        losses = [row["loss"] for row in r["log"]]
+        base_losses = [row["loss"] for row in results[base]["log"]]
+        rows.append(
+            {
+                "gpus": n,
+                "samples_per_s": round(r["samples_per_s"], 2),
+                "speedup": round(r["samples_per_s"] / results[base]["samples_per_s"], 3),
+                "epoch_s": [round(t, 2) for t in r["epoch_s"]],
+                "peak_gib_rank0": r["peak_gib_rank0"] and round(r["peak_gib_rank0"], 1),
+                "steps": len(losses),
+                "final_loss": round(losses[-1], 5),
+                "max_loss_diff": max(abs(a - b) for a, b in zip(losses, base_losses, strict=True)),
+                "max_prompt_diff": max(
+                    float((prompts[n][k] - prompts[base][k]).abs().max()) for k in prompts[n]
+                ),
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpus", default="1,2", help="process counts to compare, first = base")
+    parser.add_argument("--model", default="qwen3vl", choices=["qwen3vl", "internvl"])
+    parser.add_argument("--operator", default="attnlrp")
+    parser.add_argument("--samples", type=int, default=64)
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--grad-accum", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="CPU, shrunken configs")
+    parser.add_argument("--out", default="", help="write the comparison as JSON here")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--work", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    counts = [int(n) for n in args.gpus.split(",")]
+    with tempfile.TemporaryDirectory() as folder:
+        target = [__file__, "--worker", "--work", folder, *_forwarded(args)]
+        for n in counts:
+            command = accelerate_command(n, target) if n > 1 else [sys.executable, *target]
+            env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // n))}
+            subprocess.run(command, env=env, check=True)
+        rows = compare(Path(folder), counts)
+    for row in rows:
+        print(json.dumps(row))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+
+
+def _forwarded(args: argparse.Namespace) -> list[str]:
+    """The worker's copy of the benchmark's settings."""
+    forwarded = [
+        f"--model={args.model}",
+        f"--operator={args.operator}",
+        f"--samples={args.samples}",
+        f"--users={args.users}",
+        f"--epochs={args.epochs}",
+        f"--batch-size={args.batch_size}",
+        f"--grad-accum={args.grad_accum}",
+    ]
+    return [*forwarded, "--smoke"] if args.smoke else forwarded
+
+
+if __name__ == "__main__":
+    main()
