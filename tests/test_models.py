@@ -118,7 +118,6 @@ def test_internvl_thumbnail_weight(backbone):
     assert torch.all(weights[:-per_tile] == 1) and torch.all(weights[-per_tile:] == 0)
 
 
-
 def test_internvl_tiles_whatever_the_image_processor_says(backbone):
     """The -HF checkpoints save `crop_to_patches: false`, but `InternVLProcessor` tiles anyway."""
     if backbone.kind != "internvl":
@@ -132,6 +131,7 @@ def test_internvl_tiles_whatever_the_image_processor_says(backbone):
         image_processor.crop_to_patches = True
     assert backbone.tiling(WIDE)[0] * backbone.tiling(WIDE)[1] > 1
     torch.testing.assert_close(cells, expected)
+
 
 def test_encode_layout(backbone):
     screens = [make_screen(profile="Top_genre: Drama"), make_screen(profile="Top_genre: Action, x")]

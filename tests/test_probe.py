@@ -120,7 +120,6 @@ def test_glimpse_row_equals_the_full_product():
         torch.testing.assert_close(glimpse(maps, grads, q), full[:, q])
 
 
-
 def test_glimpse_in_bf16_agrees_with_fp32_products():
     """The low-memory path (T x T products in the maps' dtype) within bf16 rounding of fp32."""
     maps, grads = causal_maps(3), random_like(causal_maps(3))
@@ -131,6 +130,7 @@ def test_glimpse_in_bf16_agrees_with_fp32_products():
         assert glimpse(*low, q, valid=valid).dtype == torch.float32
         torch.testing.assert_close(glimpse(*low, q, valid=valid), exact, atol=2e-2, rtol=0)
         torch.testing.assert_close(glimpse(maps, grads, q, valid=valid), exact)
+
 
 def test_grad_attention_known_answer():
     maps = causal_maps(3)
