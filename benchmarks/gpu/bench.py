@@ -261,8 +261,16 @@ def reference_style(backbone: Backbone) -> Iterator[None]:
 class Bench:
     """One backbone, its inputs and the step functions, for each batch size."""
 
-    def __init__(self, kind: str, device: torch.device, batch_sizes: list[int], smoke: bool):
+    def __init__(
+        self,
+        kind: str,
+        device: torch.device,
+        batch_sizes: list[int],
+        smoke: bool,
+        options: dict | None = None,
+    ):
         self.kind = kind
+        self.options = options or {}  # the operators' options (`ProbeSettings.options`)
         self.device = device
         self.backbone = build_backbone(kind, device, smoke)
         self.screens = synthetic_screens(max(batch_sizes), SMOKE_SCREEN if smoke else SCREEN)
@@ -314,6 +322,7 @@ class Bench:
                 window=window,
                 differentiable=True,
                 features=features,
+                **self.options,
             )
             target = dwell_distribution(self.dwell[:b], result.slot_mask)
             align = self.alignment(target, result.slots.float(), result.slot_mask)
@@ -334,7 +343,9 @@ class Bench:
             soft = self.prompt(self.users[:b])
         batch = self.batches[b]
         features = self.features(batch)
-        return probe(self.backbone, batch, soft, operator=operator, features=features).slots
+        return probe(
+            self.backbone, batch, soft, operator=operator, features=features, **self.options
+        ).slots
 
     def reference_alone(self, operator: str, index: int) -> torch.Tensor:
         """The evaluation probe of screen `index` encoded alone, reference style."""
@@ -343,7 +354,9 @@ class Bench:
             soft = self.prompt([self.users[index]])
         with reference_style(self.backbone):
             features = self.backbone.image_features(batch)
-            return probe(self.backbone, batch, soft, operator=operator, features=features).slots
+            return probe(
+                self.backbone, batch, soft, operator=operator, features=features, **self.options
+            ).slots
 
     def generation(self, b: int) -> torch.Tensor:
         """Constrained free generation: one forward without an answer, candidates' log-probs."""
@@ -451,7 +464,7 @@ class Runner:
 def bench_model(runner: Runner, kind: str) -> None:
     args, device = runner.args, runner.device
     started = time.monotonic()
-    bench = Bench(kind, device, args.batch_sizes, args.smoke)
+    bench = Bench(kind, device, args.batch_sizes, args.smoke, json.loads(args.probe_options))
     info = {**bench.info(), "setup_s": round(time.monotonic() - started, 1)}
     if device.type == "cuda":
         info["weights_gib"] = torch.cuda.memory_allocated() / 2**30
@@ -588,6 +601,9 @@ def main() -> None:
     parser.add_argument("--out", default="", help="write the results as JSON here")
     parser.add_argument("--budget-s", type=float, default=math.inf, help="skip cases after this")
     parser.add_argument("--smoke", action="store_true", help="CPU, shrunken configs")
+    parser.add_argument(
+        "--probe-options", default="{}", help="operator options as JSON, e.g. '{\"upcast\": true}'"
+    )
     args = parser.parse_args()
     args.models = args.models.split(",")
     args.operators = args.operators.split(",")

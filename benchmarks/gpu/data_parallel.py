@@ -10,9 +10,10 @@ runs as a plain Python process, several under `accelerate launch` (`fixate.launc
 Throughput is training samples per second over the epochs after the first (the first fills the
 vision-feature cache and warms up the kernels), median over epochs; the same seeds give the same
 batches on any number of GPUs, so the final soft prompts and the train-log losses are compared
-with the one-GPU run.
+with the first run; repeating the one-GPU run (`--gpus 1,1,2`, the default) shows how far bf16
+kernels alone move two identical runs apart.
 
-    python benchmarks/gpu/data_parallel.py --gpus 1,2 --out data_parallel.json
+    python benchmarks/gpu/data_parallel.py --gpus 1,1,2 --out data_parallel.json
     python benchmarks/gpu/data_parallel.py --smoke --gpus 1,2    # CPU (gloo), shrunken model
 """
 
@@ -96,7 +97,7 @@ def worker(args: argparse.Namespace) -> None:
         free_generation=False,
         probe=ProbeSettings(operator=args.operator),
     )
-    run_dir = work / f"run{processes.num_processes}"
+    run_dir = work / f"run{args.tag}"
     trainer = Trainer(backbone, samples, config, seed=11, run_dir=run_dir, processes=processes)
     marks: list[float] = []
     plan = trainer.step_plan
@@ -115,7 +116,7 @@ def worker(args: argparse.Namespace) -> None:
     epoch_s = [b - a for a, b in itertools.pairwise(marks)]
     steady = statistics.median(epoch_s[1:]) if len(epoch_s) > 1 else epoch_s[0]
     if processes.is_main_process:
-        trainer.prompt.save(work / f"prompt{processes.num_processes}.safetensors")
+        trainer.prompt.save(work / f"prompt{args.tag}.safetensors")
         result = {
             "gpus": processes.num_processes,
             "epoch_s": epoch_s,
@@ -125,31 +126,30 @@ def worker(args: argparse.Namespace) -> None:
             else None,
             "log": trainer.state["log"],
         }
-        (work / f"result{processes.num_processes}.json").write_text(json.dumps(result))
+        (work / f"result{args.tag}.json").write_text(json.dumps(result))
+    processes.destroy_process_group()
 
 
-def compare(work: Path, counts: list[int]) -> list[dict]:
-    """Each GPU count's throughput, speed-up and distance from the one-GPU trajectory."""
-    results = {n: json.loads((work / f"result{n}.json").read_text()) for n in counts}
-    prompts = {n: load_file(work / f"prompt{n}.safetensors") for n in counts}
-    base = counts[0]
+def compare(work: Path, runs: int) -> list[dict]:
+    """Each run's throughput, speed-up and distance from the first run's trajectory."""
+    results = [json.loads((work / f"result{i}.json").read_text()) for i in range(runs)]
+    prompts = [load_file(work / f"prompt{i}.safetensors") for i in range(runs)]
     rows = []
-    for n in counts:
-        r = results[n]
+    for n, r in enumerate(results):
         losses = [row["loss"] for row in r["log"]]
-        base_losses = [row["loss"] for row in results[base]["log"]]
+        base_losses = [row["loss"] for row in results[0]["log"]]
         rows.append(
             {
-                "gpus": n,
+                "gpus": r["gpus"],
                 "samples_per_s": round(r["samples_per_s"], 2),
-                "speedup": round(r["samples_per_s"] / results[base]["samples_per_s"], 3),
+                "speedup": round(r["samples_per_s"] / results[0]["samples_per_s"], 3),
                 "epoch_s": [round(t, 2) for t in r["epoch_s"]],
                 "peak_gib_rank0": r["peak_gib_rank0"] and round(r["peak_gib_rank0"], 1),
                 "steps": len(losses),
                 "final_loss": round(losses[-1], 5),
                 "max_loss_diff": max(abs(a - b) for a, b in zip(losses, base_losses, strict=True)),
                 "max_prompt_diff": max(
-                    float((prompts[n][k] - prompts[base][k]).abs().max()) for k in prompts[n]
+                    float((prompts[n][k] - prompts[0][k]).abs().max()) for k in prompts[n]
                 ),
             }
         )
@@ -158,7 +158,9 @@ def compare(work: Path, counts: list[int]) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpus", default="1,2", help="process counts to compare, first = base")
+    parser.add_argument(
+        "--gpus", default="1,1,2", help="process counts, run in turn; the first is the baseline"
+    )
     parser.add_argument("--model", default="qwen3vl", choices=["qwen3vl", "internvl"])
     parser.add_argument("--operator", default="attnlrp")
     parser.add_argument("--samples", type=int, default=64)
@@ -170,18 +172,19 @@ def main() -> None:
     parser.add_argument("--out", default="", help="write the comparison as JSON here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--tag", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args)
         return
     counts = [int(n) for n in args.gpus.split(",")]
     with tempfile.TemporaryDirectory() as folder:
-        target = [__file__, "--worker", "--work", folder, *_forwarded(args)]
-        for n in counts:
+        for tag, n in enumerate(counts):
+            target = [__file__, "--worker", "--work", folder, f"--tag={tag}", *_forwarded(args)]
             command = accelerate_command(n, target) if n > 1 else [sys.executable, *target]
             env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // n))}
             subprocess.run(command, env=env, check=True)
-        rows = compare(Path(folder), counts)
+        rows = compare(Path(folder), len(counts))
     for row in rows:
         print(json.dumps(row))
     if args.out:

@@ -175,13 +175,19 @@ def eager_attention(
     dropout: float = 0.0,
     **kwargs,
 ) -> tuple[Tensor, Tensor]:
-    """The stock eager arithmetic of Qwen3 / Qwen3-VL (inference only), returning the weights."""
+    """The eager arithmetic of Qwen3 / Qwen3-VL (inference only), returning the weights.
+
+    The softmax runs in the input dtype: its kernels accumulate in fp32 on every device and the
+    stock code rounds the weights to that dtype anyway, but an fp32 output would be kept for the
+    backward as a second T x T copy per head and layer (2 GiB over the probed window of a 4B model
+    at batch 4, 13 GiB for the rule-based AttnLRP, which runs every layer eagerly).
+    """
     key = _repeat_kv(key, module.num_key_value_groups)
     value = _repeat_kv(value, module.num_key_value_groups)
     scaling = module.scaling if scaling is None else scaling
     scores = torch.matmul(query, key.transpose(2, 3)) * scaling
     scores = scores + _additive_mask(attention_mask, scores)
-    weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = F.softmax(scores, dim=-1)
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
     return output, weights
 
