@@ -22,6 +22,8 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,8 +41,8 @@ from fixate.data.tables import atomic_path, write_json, write_parquet
 from fixate.evaluate import MODES, ProbeSettings, batches, evaluate_model
 from fixate.losses import AlignmentLoss, attention_weight, dwell_distribution
 from fixate.metrics import METRICS, aggregate, composite_score
-from fixate.models import Backbone, Screen, load_backbone
-from fixate.models.cache import FeatureCache
+from fixate.models import Backbone, ModelBatch, Screen, load_backbone
+from fixate.models.cache import FeatureCache, screen_key
 from fixate.probe import probe
 from fixate.prompt import SoftPrompt
 from fixate.stats import wilcoxon_tests
@@ -93,6 +95,16 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A training batch's rows, their screens, their feature-cache keys and the encoded batch."""
+
+    rows: list[dict]
+    screens: list[Screen]
+    keys: list[str]
+    batch: ModelBatch
+
+
 class NonFiniteLoss(RuntimeError):
     """Raised when the loss or its gradient stays NaN or infinite for too many steps in a row."""
 
@@ -116,6 +128,7 @@ class Trainer:
         seed: int,
         run_dir: Path,
         processes: PartialState | None = None,
+        prefetch: bool = True,
     ):
         self.backbone = backbone
         self.feature_cache = FeatureCache(backbone)
@@ -123,6 +136,7 @@ class Trainer:
         self.seed = seed
         self.run_dir = Path(run_dir)
         self.processes = processes or PartialState(cpu=backbone.device.type == "cpu")
+        self.prefetch = prefetch  # read and encode the next batch while this one trains
         selected = with_signal(samples, config.signal, config.require_both_signals)
         self.train_set = selected[selected["split"] == "train"].reset_index(drop=True)
         self.val_set = selected[selected["split"] == "val"].reset_index(drop=True)
@@ -184,16 +198,44 @@ class Trainer:
         accum = self.config.grad_accum
         return [all_batches[s : s + accum][rank::world] for s in range(0, len(all_batches), accum)]
 
-    def loss(self, block: pd.DataFrame, step: int) -> tuple[torch.Tensor, dict[str, object]]:
-        """Loss of one batch and its parts (detached tensors: read at the step, not per batch)."""
-        cfg = self.config
+    def prepare(self, block: pd.DataFrame) -> PreparedBatch:
+        """Read and encode a batch's screens and hash their pixels (CPU work, then a copy to the
+        device)."""
         rows = block.to_dict("records")
         screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
+        batch = self.backbone.encode(screens, self.prompt.n_tokens, self.config.probe.instruction)
+        return PreparedBatch(rows, screens, [screen_key(s) for s in screens], batch)
+
+    def encoded(self, blocks: list[pd.DataFrame]) -> Iterator[PreparedBatch]:
+        """The blocks' batches in order; with `prefetch`, each next one is prepared in a
+        background thread while the caller trains on the current one.
+
+        Reading, image processing and tokenising take about as long as a 4B training step on a
+        GPU; PIL, numpy and the tokenisers release the GIL, so the thread overlaps them with the
+        step (1.6x the samples per second on one GPU, `benchmarks/gpu/data_parallel.py`).
+        """
+        if not self.prefetch:
+            yield from (self.prepare(block) for block in blocks)
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            upcoming = pool.submit(self.prepare, blocks[0]) if blocks else None
+            for index in range(len(blocks)):
+                current = upcoming.result()
+                if index + 1 < len(blocks):
+                    upcoming = pool.submit(self.prepare, blocks[index + 1])
+                yield current
+
+    def loss(
+        self, block: pd.DataFrame, step: int, prepared: PreparedBatch | None = None
+    ) -> tuple[torch.Tensor, dict[str, object]]:
+        """Loss of one batch and its parts (detached tensors: read at the step, not per batch)."""
+        cfg = self.config
+        prepared = prepared or self.prepare(block)
+        rows, screens, batch = prepared.rows, prepared.screens, prepared.batch
         users = [row["user_id"] for row in rows]
-        soft, n_soft = self.prompt(users), self.prompt.n_tokens
-        batch = self.backbone.encode(screens, n_soft, cfg.probe.instruction)
+        soft = self.prompt(users)
         lam = attention_weight(step, cfg.lambda_target, cfg.lambda_warmup, cfg.train_choice)
-        features = self.feature_cache.features(batch, screens)
+        features = self.feature_cache.features(batch, screens, prepared.keys)
         parts: dict[str, object] = {"lambda": lam}
         total = torch.zeros((), device=self.backbone.device)
         logits = None
@@ -236,15 +278,19 @@ class Trainer:
         nan_streak = 0
         for epoch in range(self.state["epoch"] + 1, cfg.epochs + 1):
             self.optimizer.zero_grad(set_to_none=True)
+            plan = self.step_plan(epoch)
+            blocks = [block for step_blocks in plan for block in step_blocks]
+            batches = zip(blocks, self.encoded(blocks), strict=True)
             for step_blocks in tqdm(
-                self.step_plan(epoch),
+                plan,
                 desc=f"epoch {epoch}/{cfg.epochs}",
                 disable=not self.processes.is_main_process,
                 mininterval=5.0,
             ):
                 totals = self.new_totals()
-                for block in step_blocks:
-                    loss, parts = self.loss(block, self.state["step"])
+                for _ in step_blocks:
+                    block, prepared = next(batches)
+                    loss, parts = self.loss(block, self.state["step"], prepared)
                     if loss.requires_grad:  # a frozen prompt has nothing to differentiate
                         (loss / cfg.grad_accum).backward()
                     self.add_parts(totals, {**parts, "loss": loss})

@@ -136,10 +136,10 @@ def test_a_killed_run_resumes_to_the_same_result(qwen, shards, tmp_path, monkeyp
     interrupted = trainer(qwen, shards, tmp_path / "killed")
     original = Trainer.loss
 
-    def dies_in_epoch_two(self, block, step):
+    def dies_in_epoch_two(self, block, step, prepared=None):
         if step >= 4:
             raise KeyboardInterrupt
-        return original(self, block, step)
+        return original(self, block, step, prepared)
 
     monkeypatch.setattr(Trainer, "loss", dies_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
@@ -153,6 +153,21 @@ def test_a_killed_run_resumes_to_the_same_result(qwen, shards, tmp_path, monkeyp
     assert resumed.state["best_epoch"] == reference.state["best_epoch"]
 
 
+def test_encoding_ahead_in_a_thread_trains_the_same(qwen, shards, tmp_path):
+    from fixate.data.samples import read_samples
+
+    runs = []
+    for prefetch in (False, True):
+        t = Trainer(
+            qwen, read_samples(shards), quick(), 3, tmp_path / str(prefetch), None, prefetch
+        )
+        t.fit()
+        runs.append(t)
+    assert runs[0].state["log"] == runs[1].state["log"]
+    torch.testing.assert_close(runs[0].prompt.basis, runs[1].prompt.basis, rtol=0, atol=0)
+    assert runs[1].feature_cache.hits > 0  # keys hashed in the thread match the cache's
+
+
 def test_a_changed_configuration_does_not_resume_a_stale_checkpoint(qwen, shards, tmp_path):
     first = trainer(qwen, shards, tmp_path, quick(epochs=1))
     first.fit()
@@ -164,7 +179,9 @@ def test_non_finite_losses_are_skipped_then_stop_the_run(qwen, shards, tmp_path,
     t = trainer(qwen, shards, tmp_path, quick(max_nan_steps=3))
     basis = t.prompt.basis.detach().clone()
     monkeypatch.setattr(
-        Trainer, "loss", lambda self, block, step: (torch.tensor(float("nan")), {"choice": 1.0})
+        Trainer,
+        "loss",
+        lambda self, block, step, prepared=None: (torch.tensor(float("nan")), {"choice": 1.0}),
     )
     with pytest.raises(NonFiniteLoss, match="3 non-finite losses in a row"):
         t.fit()

@@ -98,7 +98,15 @@ def worker(args: argparse.Namespace) -> None:
         probe=ProbeSettings(operator=args.operator),
     )
     run_dir = work / f"run{args.tag}"
-    trainer = Trainer(backbone, samples, config, seed=11, run_dir=run_dir, processes=processes)
+    trainer = Trainer(
+        backbone,
+        samples,
+        config,
+        seed=11,
+        run_dir=run_dir,
+        processes=processes,
+        prefetch=not args.no_prefetch,
+    )
     marks: list[float] = []
     plan = trainer.step_plan
 
@@ -169,6 +177,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--grad-accum", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="CPU, shrunken configs")
+    parser.add_argument(
+        "--no-prefetch", action="store_true", help="encode each batch in the training loop"
+    )
     parser.add_argument("--out", default="", help="write the comparison as JSON here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", default="", help=argparse.SUPPRESS)
@@ -202,7 +213,8 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
         f"--batch-size={args.batch_size}",
         f"--grad-accum={args.grad_accum}",
     ]
-    return [*forwarded, "--smoke"] if args.smoke else forwarded
+    flags = {"--smoke": args.smoke, "--no-prefetch": args.no_prefetch}
+    return [*forwarded, *(flag for flag, on in flags.items() if on)]
 
 
 if __name__ == "__main__":

@@ -67,14 +67,17 @@ class FeatureCache:
         """Bytes held on the device and on the host."""
         return dict(self._used)
 
-    def features(self, batch: ModelBatch, screens: Sequence[Screen]) -> VisualFeatures:
+    def features(
+        self, batch: ModelBatch, screens: Sequence[Screen], keys: Sequence[str] | None = None
+    ) -> VisualFeatures:
         """The batch's `VisualFeatures` (as `backbone.image_features(batch)`), through the cache.
 
-        `screens` are the screens `batch` was encoded from, in the same order.
+        `screens` are the screens `batch` was encoded from, in the same order; `keys` their
+        `screen_key`s when already computed (hashing the pixels is CPU work).
         """
         if len(screens) != len(batch.token_cells):
             raise ValueError(f"{len(screens)} screens for a batch of {len(batch.token_cells)}")
-        keys = [screen_key(screen) for screen in screens]
+        keys = [screen_key(screen) for screen in screens] if keys is None else list(keys)
         rows: list[tuple[Tensor, ...] | None] = [self._lookup(key) for key in keys]
         missing = [i for i, row in enumerate(rows) if row is None]
         self.hits += len(keys) - len(missing)
