@@ -141,7 +141,7 @@ class AttnLRPRules(Operator):
         grads = torch.autograd.grad(target.sum(), inputs, create_graph=create_graph)
         relevance = [(x.float() * g.float()).sum(-1) for x, g in zip(inputs, grads, strict=True)]
         text, visual = relevance[0], torch.stack(relevance[1:]).sum(0)
-        row = text.masked_scatter(batch.image_mask, text[batch.image_mask] + visual)
+        row = text + torch.zeros_like(text).masked_scatter(batch.image_mask, visual)
         return Trace(relevance=row, logits=out.logits.detach(), target=target)
 
 

@@ -55,7 +55,12 @@ def slot_distribution(relevance: Tensor, batch: ModelBatch) -> tuple[Tensor, Ten
     mask = torch.zeros(len(n_slots), width, dtype=torch.bool, device=relevance.device)
     rows = []
     for i, n in enumerate(n_slots):
-        pooled = relevance[i, batch.image_mask[i]].float().abs() @ pooling_matrix(batch, i)
+        visual = batch.image_mask[i]
+        # position t takes the pooling row of visual token (number of visual tokens up to t) - 1
+        # and text positions weigh zero: no boolean indexing, which would wait for the GPU
+        token = (visual.cumsum(0) - 1).clamp(min=0)
+        weights = torch.where(visual, relevance[i].float().abs(), 0.0)
+        pooled = weights @ pooling_matrix(batch, i).index_select(0, token)
         rows.append(torch.cat([pooled, pooled.new_zeros(width - n)]))
         mask[i, :n] = True
     mass = torch.stack(rows)
