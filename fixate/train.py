@@ -137,6 +137,15 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.processes = processes or PartialState(cpu=backbone.device.type == "cpu")
         self.prefetch = prefetch  # read and encode the next batch while this one trains
+        world = self.processes.num_processes
+        if config.grad_accum % world:
+            log.warning(
+                "grad_accum %d is not a multiple of the %d processes: in every optimiser step "
+                "some processes have no batch and wait; use grad_accum %d",
+                config.grad_accum,
+                world,
+                -(-config.grad_accum // world) * world,
+            )
         selected = with_signal(samples, config.signal, config.require_both_signals)
         self.train_set = selected[selected["split"] == "train"].reset_index(drop=True)
         self.val_set = selected[selected["split"] == "val"].reset_index(drop=True)

@@ -168,6 +168,13 @@ def test_encoding_ahead_in_a_thread_trains_the_same(qwen, shards, tmp_path):
     assert runs[1].feature_cache.hits > 0  # keys hashed in the thread match the cache's
 
 
+def test_a_launch_needs_a_process(tmp_path):
+    from fixate.launch import launch
+
+    with pytest.raises(ValueError, match="at least one process"):
+        launch({"out_dir": str(tmp_path)}, processes=0)
+
+
 def test_a_changed_configuration_does_not_resume_a_stale_checkpoint(qwen, shards, tmp_path):
     first = trainer(qwen, shards, tmp_path, quick(epochs=1))
     first.fit()
