@@ -22,8 +22,9 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -215,24 +216,28 @@ class Trainer:
         batch = self.backbone.encode(screens, self.prompt.n_tokens, self.config.probe.instruction)
         return PreparedBatch(rows, screens, [screen_key(s) for s in screens], batch)
 
-    def encoded(self, blocks: list[pd.DataFrame]) -> Iterator[PreparedBatch]:
+    def encoded(self, blocks: Iterable[pd.DataFrame]) -> Iterator[PreparedBatch]:
         """The blocks' batches in order; with `prefetch`, each next one is prepared in a
         background thread while the caller trains on the current one.
 
         Reading, image processing and tokenising take about as long as a 4B training step on a
         GPU; PIL, numpy and the tokenisers release the GIL, so the thread overlaps them with the
         step (1.6x the samples per second on one GPU, `benchmarks/gpu/data_parallel.py`).
+        `blocks` may be lazy and is read one block ahead, so `fit` passes every remaining
+        epoch's blocks at once: the prefetch then runs across epoch boundaries instead of
+        stalling each epoch's start by one batch's encoding. Closing the iterator early (an
+        early stop, an error) shuts the thread down; a batch prepared ahead is then dropped.
         """
         if not self.prefetch:
-            yield from (self.prepare(block) for block in blocks)
+            yield from map(self.prepare, blocks)
             return
         with ThreadPoolExecutor(max_workers=1) as pool:
-            upcoming = pool.submit(self.prepare, blocks[0]) if blocks else None
-            for index in range(len(blocks)):
-                current = upcoming.result()
-                if index + 1 < len(blocks):
-                    upcoming = pool.submit(self.prepare, blocks[index + 1])
-                yield current
+            futures = (pool.submit(self.prepare, block) for block in blocks)
+            current = next(futures, None)
+            while current is not None:
+                upcoming = next(futures, None)  # queued before the caller gets this batch
+                yield current.result()
+                current = upcoming
 
     def loss(
         self, block: pd.DataFrame, step: int, prepared: PreparedBatch | None = None
@@ -281,61 +286,72 @@ class Trainer:
         return total, parts
 
     def fit(self) -> None:
-        """Train with periodic validation, resuming from this configuration's checkpoint."""
+        """Train with periodic validation, resuming from this configuration's checkpoint.
+
+        One `encoded` stream covers all remaining epochs, so the first batch of an epoch is
+        prepared while the last step of the one before trains (and while it validates): a
+        prefetch restarted every epoch would stall each epoch for one batch's encoding, a fixed
+        cost that does not shrink with more processes. `step_plan` is pure, so the stream calls
+        it ahead and gets the very blocks this loop then trains on. The stream is closed on
+        leaving, which stops its thread on an early stop or an error too.
+        """
         cfg = self.config
         self._resume()
         nan_streak = 0
-        for epoch in range(self.state["epoch"] + 1, cfg.epochs + 1):
-            self.optimizer.zero_grad(set_to_none=True)
-            plan = self.step_plan(epoch)
-            blocks = [block for step_blocks in plan for block in step_blocks]
-            batches = zip(blocks, self.encoded(blocks), strict=True)
-            for step_blocks in tqdm(
-                plan,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                disable=not self.processes.is_main_process,
-                mininterval=5.0,
-            ):
-                totals = self.new_totals()
-                for _ in step_blocks:
-                    block, prepared = next(batches)
-                    loss, parts = self.loss(block, self.state["step"], prepared)
-                    if loss.requires_grad:  # a frozen prompt has nothing to differentiate
-                        (loss / cfg.grad_accum).backward()
-                    self.add_parts(totals, {**parts, "loss": loss})
-                means = self.optimiser_step(totals)
-                if means is None:
-                    nan_streak += 1
-                    log.warning("epoch %d: non-finite loss or gradient, step skipped", epoch)
-                    if nan_streak >= cfg.max_nan_steps:
-                        raise NonFiniteLoss(
-                            f"{nan_streak} non-finite losses in a row; lower the learning "
-                            "rates or check the samples"
+        epochs = range(self.state["epoch"] + 1, cfg.epochs + 1)
+        stream = self.encoded(
+            block for epoch in epochs for step in self.step_plan(epoch) for block in step
+        )
+        with closing(stream):
+            for epoch in epochs:
+                self.optimizer.zero_grad(set_to_none=True)
+                for step_blocks in tqdm(
+                    self.step_plan(epoch),
+                    desc=f"epoch {epoch}/{cfg.epochs}",
+                    disable=not self.processes.is_main_process,
+                    mininterval=5.0,
+                ):
+                    totals = self.new_totals()
+                    for block in step_blocks:
+                        loss, parts = self.loss(block, self.state["step"], next(stream))
+                        if loss.requires_grad:  # a frozen prompt has nothing to differentiate
+                            (loss / cfg.grad_accum).backward()
+                        self.add_parts(totals, {**parts, "loss": loss})
+                    means = self.optimiser_step(totals)
+                    if means is None:
+                        nan_streak += 1
+                        log.warning("epoch %d: non-finite loss or gradient, step skipped", epoch)
+                        if nan_streak >= cfg.max_nan_steps:
+                            raise NonFiniteLoss(
+                                f"{nan_streak} non-finite losses in a row; lower the learning "
+                                "rates or check the samples"
+                            )
+                        continue
+                    nan_streak = 0
+                    self.state["log"].append({"epoch": epoch, "step": self.state["step"], **means})
+                row = self.state["log"][-1] if self.state["log"] else {"epoch": epoch}
+                if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+                    score = self.validate()
+                    row["val_score"] = score
+                    if score > self.state["best_score"]:
+                        self.state.update(
+                            best_score=score,
+                            best_epoch=epoch,
+                            stale=0,
+                            best_prompt=self._prompt_state(),
                         )
-                    continue
-                nan_streak = 0
-                self.state["log"].append({"epoch": epoch, "step": self.state["step"], **means})
-            row = self.state["log"][-1] if self.state["log"] else {"epoch": epoch}
-            if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-                score = self.validate()
-                row["val_score"] = score
-                if score > self.state["best_score"]:
-                    self.state.update(
-                        best_score=score,
-                        best_epoch=epoch,
-                        stale=0,
-                        best_prompt=self._prompt_state(),
-                    )
+                    else:
+                        self.state["stale"] += 1
+                    self.state["epoch"] = epoch
+                    self._save()
+                    if self.state["stale"] >= cfg.patience:
+                        log.info(
+                            "early stop at epoch %d (best %d)", epoch, self.state["best_epoch"]
+                        )
+                        break
                 else:
-                    self.state["stale"] += 1
-                self.state["epoch"] = epoch
-                self._save()
-                if self.state["stale"] >= cfg.patience:
-                    log.info("early stop at epoch %d (best %d)", epoch, self.state["best_epoch"])
-                    break
-            else:
-                self.state["epoch"] = epoch
-            log.info("epoch %d: %s", epoch, row)
+                    self.state["epoch"] = epoch
+                log.info("epoch %d: %s", epoch, row)
         if self.state["best_prompt"] is not None:
             self.prompt.load_state_dict(self.state["best_prompt"])
 

@@ -21,7 +21,7 @@ from model_fixtures import (
 from transformers import InternVLForConditionalGeneration, Qwen3VLForConditionalGeneration
 
 from fixate.models import DEFAULT_INSTRUCTION, Screen, load_backbone
-from fixate.models.base import eager_attention
+from fixate.models.attention import eager_attention
 from fixate.models.tiny import TINY_KINDS, materialise
 from fixate.probe.slots import pooling_matrix
 
@@ -141,7 +141,10 @@ def test_encode_layout(backbone):
         backbone.filler_token
     )
     assert batch.soft_mask.sum(1).tolist() == [3, 3]
-    assert batch.attention_mask[0, 0] == 0 and batch.attention_mask[1].all()  # left padding
+    lengths = batch.attention_mask.sum(1)  # left padding, to a multiple of 8 positions
+    assert batch.input_ids.shape[1] % 8 == 0 and lengths[0] < lengths[1]
+    for row, length in zip(batch.attention_mask, lengths.tolist(), strict=True):
+        assert row[-length:].all() and not row[:-length].any()
     answer = backbone.answer_ids("B")
     assert batch.answer_ids.tolist() == [answer, answer]
     assert batch.input_ids[:, -1].tolist() == answer * 2

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from model_fixtures import filler_prompt, make_screen, tolerance
 
 from fixate.models import load_backbone
 from fixate.models.tiny import TINY_KINDS
 from fixate.probe import OPERATORS, probe
-from fixate.probe.attnlrp_rules import lrp_rules
+from fixate.probe.attnlrp_rules import _FrozenRMSNorm, _IdentityRule, lrp_rules
 from fixate.probe.operators import (
     EPS,
     glimpse,
@@ -240,6 +241,43 @@ def test_lrp_rules_change_gradients_not_values(backbone, device):
     torch.testing.assert_close(ruled, plain, **tolerance(device))
     patched = [m for m in backbone.language_model.modules() if "forward" in vars(m)]
     assert not patched
+
+
+def _detached_identity_rule(x):
+    ratio = (F.silu(x) / torch.where(x >= 0, x + 1e-10, x - 1e-10)).detach()
+    return F.silu(x).detach() + (x - x.detach()) * ratio
+
+
+def _detached_rms_norm(x, weight, epsilon=1e-6):
+    scale = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + epsilon)
+    return weight * (x * scale.detach())
+
+
+@pytest.mark.parametrize("rule", ["identity", "rms_norm"])
+def test_rule_functions_match_the_detach_formulation(rule):
+    """Values, gradients and second derivatives (through the gradient) of the rules' autograd
+    functions equal those of the detach trick they stand for."""
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.rand(6, generator=generator, dtype=torch.float64) + 0.5
+    pair = {
+        "identity": (lambda x: _IdentityRule.apply(x, F.silu), _detached_identity_rule),
+        "rms_norm": (
+            lambda x: _FrozenRMSNorm.apply(x, weight, 1e-6),
+            lambda x: _detached_rms_norm(x, weight),
+        ),
+    }[rule]
+    upstream = torch.randn(3, 6, generator=generator, dtype=torch.float64)
+    start = torch.randn(3, 6, generator=generator, dtype=torch.float64)
+    results = []
+    for function in pair:
+        x = (start * 1.0).requires_grad_(True)
+        w = upstream.clone().requires_grad_(True)  # the incoming gradient, itself differentiated
+        y = function(x * x)  # x * x: so the second derivative reaches x through the rule's input
+        (grad,) = torch.autograd.grad((y * w).sum(), x, create_graph=True)
+        grad.pow(2).sum().backward()
+        results.append((y.detach(), grad.detach(), x.grad, w.grad))
+    for ours, detached in zip(*results, strict=True):
+        torch.testing.assert_close(ours, detached)
 
 
 @pytest.mark.gpu

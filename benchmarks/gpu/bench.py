@@ -14,8 +14,9 @@ answer, the mixing penalty. It runs in two modes:
 
 - optimised: features from `FeatureCache` (filled during warm-up, as from the second epoch on),
   SDPA except for eager attention in the probed window, the batch left-padded;
-- reference-style: the vision tower run inside every step, eager attention in every layer of the
-  vision tower and the language model (same operator, same window, same values).
+- reference-style: the vision tower run inside every step, transformers' eager attention (fp32
+  softmax output) in every layer of the vision tower and the language model, at batch 1 for the
+  ratio (same operator, same window, same values).
 
 Also timed: the evaluation probe (no second-order graph), constrained free generation (one
 forward without an answer whose last logits score the candidates) and a plain forward (vision
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import gc
 import json
 import math
@@ -68,11 +70,12 @@ from fixate.models import (
     VisualFeatures,
     base,
 )
-from fixate.models.base import eager_attention
+from fixate.models import attention as attention_functions
+from fixate.models.attention import eager_attention, lean_attention
 from fixate.models.cache import FeatureCache
 from fixate.models.processors import ImageOnlyInternVLProcessor, load_processor
 from fixate.models.tiny import materialise
-from fixate.probe import OPERATORS, probe
+from fixate.probe import OPERATORS, attnlrp_rules, probe
 from fixate.prompt import SoftPrompt
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -234,28 +237,42 @@ def synthetic_screens(n: int, size: tuple[int, int]) -> list[Screen]:
 
 
 # ------------------------------------------------------------------------------- the modes
-def _eager_without_weights(module, query, key, value, attention_mask, **kwargs):
-    """Eager attention that records no map, for the layers outside the probed window."""
-    output, _ = eager_attention(module, query, key, value, attention_mask, **kwargs)
+STOCK_EAGER = functools.partial(eager_attention, softmax_dtype=torch.float32)
+"""transformers' eager arithmetic: an fp32 softmax output (kept for the backward), then rounded."""
+
+
+def _stock_eager_without_weights(module, query, key, value, attention_mask, **kwargs):
+    """Stock eager attention that records no map, for the layers outside the probed window."""
+    output, _ = STOCK_EAGER(module, query, key, value, attention_mask, **kwargs)
     return output, None
 
 
 @contextmanager
 def reference_style(backbone: Backbone) -> Iterator[None]:
-    """Eager attention in every vision and language layer; the probe still reads its window.
+    """transformers' eager attention in every vision and language layer, the probed window and
+    the rule-based AttnLRP's layers included; the probe still reads its window.
 
-    The language layers outside the window fall back to `fixate.models.base`'s SDPA function
-    (the window's layers get the probe's own), so that fallback is what is swapped.
+    The language layers outside the window fall back to `fixate.models.attention`'s SDPA
+    function, and the rule-based AttnLRP runs `lean_attention`, so those are what is swapped.
     """
     config = vision_tower(backbone).config
     vision_impl = config._attn_implementation
     config._attn_implementation = "eager"
-    base.sdpa_attention_forward = _eager_without_weights
+    window_attention = backbone._window_attention
+
+    def stock_window(window: int, attention: Callable):
+        return window_attention(window, STOCK_EAGER if attention is eager_attention else attention)
+
+    backbone._window_attention = stock_window
+    attention_functions.sdpa_attention_forward = _stock_eager_without_weights
+    attnlrp_rules.lean_attention = _stock_eager_without_weights
     try:
         yield
     finally:
         config._attn_implementation = vision_impl
-        base.sdpa_attention_forward = sdpa_attention_forward
+        del backbone._window_attention
+        attention_functions.sdpa_attention_forward = sdpa_attention_forward
+        attnlrp_rules.lean_attention = lean_attention
 
 
 class Bench:
@@ -417,6 +434,33 @@ def count_syncs(fn: Callable[[], object]) -> int:
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
+def profile(fn: Callable[[], object], rows: int = 15) -> dict:
+    """One call under the profiler: the GPU kernels by total time, and their sum against the
+    call's wall time (where the remainder goes to launches and host work)."""
+    fn()
+    torch.cuda.synchronize()
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as profiler:
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        wall_ms = (time.perf_counter() - start) * 1e3
+    kernels = [
+        e
+        for e in profiler.key_averages()
+        if e.device_type == torch.autograd.DeviceType.CUDA and e.self_device_time_total > 0
+    ]
+    kernels.sort(key=lambda e: e.self_device_time_total, reverse=True)
+    return {
+        "wall_ms_profiled": wall_ms,
+        "kernel_ms": sum(e.self_device_time_total for e in kernels) / 1e3,
+        "kernel_launches": sum(e.count for e in kernels),
+        "top_kernels": [
+            [e.key[:90], round(e.self_device_time_total / 1e3, 2), e.count] for e in kernels[:rows]
+        ],
+    }
+
+
 def release() -> None:
     gc.collect()
     if torch.cuda.is_available():
@@ -501,6 +545,14 @@ def bench_model(runner: Runner, kind: str) -> None:
             operator=operator,
             batch=largest,
         )
+        if device.type == "cuda" and args.profile:
+            runner.case(
+                lambda o=operator: profile(lambda: bench.train_step(o, largest, False)),
+                model=kind,
+                what="profile",
+                operator=operator,
+                batch=largest,
+            )
         if device.type == "cuda":
             runner.case(
                 lambda o=operator: {
@@ -560,7 +612,7 @@ def table(results: dict) -> str:
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     rows = sorted({k[:4] for k in found}, key=lambda k: (k[0], _ORDER.index(k[1]), k[2], k[3]))
     for model, what, operator, b in rows:
-        if what in ("agreement", "syncs"):
+        if what in ("agreement", "syncs", "profile"):
             continue
         opt = found.get((model, what, operator, b, "optimised")) or found.get(
             (model, what, operator, b, "")
@@ -588,7 +640,7 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-_ORDER = ["train", "eval", "generation", "forward", "agreement", "syncs"]
+_ORDER = ["train", "eval", "generation", "forward", "agreement", "syncs", "profile"]
 
 
 def main() -> None:
@@ -602,6 +654,15 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=math.inf, help="skip cases after this")
     parser.add_argument("--smoke", action="store_true", help="CPU, shrunken configs")
     parser.add_argument(
+        "--pad-multiple",
+        type=int,
+        default=base.PAD_MULTIPLE,
+        help="pad batches to a multiple of this many positions",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile one optimised step per operator"
+    )
+    parser.add_argument(
         "--probe-options", default="{}", help="operator options as JSON, e.g. '{\"upcast\": true}'"
     )
     args = parser.parse_args()
@@ -613,6 +674,7 @@ def main() -> None:
         parser.error(f"unknown models or operators: {sorted(unknown)}")
     if not args.smoke and not torch.cuda.is_available():
         parser.error("needs a CUDA device (or --smoke for a CPU run of the code paths)")
+    base.PAD_MULTIPLE = args.pad_multiple
     device = torch.device("cpu" if args.smoke else "cuda")
     runner = Runner(args, device)
     for kind in args.models:

@@ -7,11 +7,14 @@ screens (1100 x 619, 15 slots) as Sample rows, and runs the real `fixate.train.T
 plan, gradient all-reduce, clipping, AdamW) for a few epochs with no validation split. One process
 runs as a plain Python process, several under `accelerate launch` (`fixate.launch`'s command).
 
-Throughput is training samples per second over the epochs after the first (the first fills the
-vision-feature cache and warms up the kernels), median over epochs; the same seeds give the same
-batches on any number of GPUs, so the final soft prompts and the train-log losses are compared
-with the first run; repeating the one-GPU run (`--gpus 1,1,2`, the default) shows how far bf16
-kernels alone move two identical runs apart.
+The clock is read after every optimiser step (whose `.tolist()` waits for the device). Throughput
+is the samples trained after the end of epoch 1 divided by the time from the end of epoch 1 to the
+last step: the steady state, leaving out the first epoch (it fills the vision-feature cache and
+warms up the kernels) but keeping the epoch boundaries, where the prefetch of the next epoch's
+first batch overlaps the last step; the per-epoch seconds (step end to step end) are reported too.
+The same seeds give the same batches on any number of GPUs, so the final soft prompts and the
+train-log losses are compared with the first run; repeating the one-GPU run (`--gpus 1,1,2`, the
+default) shows how far bf16 kernels alone move two identical runs apart.
 
     python benchmarks/gpu/data_parallel.py --gpus 1,1,2 --out data_parallel.json
     python benchmarks/gpu/data_parallel.py --smoke --gpus 1,2    # CPU (gloo), shrunken model
@@ -23,7 +26,6 @@ import argparse
 import itertools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,28 +109,30 @@ def worker(args: argparse.Namespace) -> None:
         processes=processes,
         prefetch=not args.no_prefetch,
     )
-    marks: list[float] = []
-    plan = trainer.step_plan
+    marks: list[float] = []  # the clock after each optimiser step
+    step = trainer.optimiser_step
 
-    def timed_plan(epoch: int) -> list:
-        if backbone.device.type == "cuda":
-            torch.cuda.synchronize()
+    def timed_step(totals: torch.Tensor) -> dict[str, float] | None:
+        means = step(totals)  # its finiteness check and .tolist() wait for the device
         marks.append(time.perf_counter())
-        return plan(epoch)
+        return means
 
-    trainer.step_plan = timed_plan
+    trainer.optimiser_step = timed_step
     if backbone.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
     trainer.fit()
-    marks.append(time.perf_counter())
-    epoch_s = [b - a for a, b in itertools.pairwise(marks)]
-    steady = statistics.median(epoch_s[1:]) if len(epoch_s) > 1 else epoch_s[0]
+    steps = len(trainer.step_plan(1))  # every epoch has the same number of steps
+    ends = [start, *marks[steps - 1 :: steps]]
+    epoch_s = [b - a for a, b in itertools.pairwise(ends)]
+    first = 1 if len(epoch_s) > 1 else 0  # steady state from the end of epoch 1
+    samples_per_s = args.samples * (len(epoch_s) - first) / (ends[-1] - ends[first])
     if processes.is_main_process:
         trainer.prompt.save(work / f"prompt{args.tag}.safetensors")
         result = {
             "gpus": processes.num_processes,
             "epoch_s": epoch_s,
-            "samples_per_s": args.samples / steady,
+            "samples_per_s": samples_per_s,
             "peak_gib_rank0": torch.cuda.max_memory_allocated() / 2**30
             if backbone.device.type == "cuda"
             else None,

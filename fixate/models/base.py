@@ -19,6 +19,7 @@ works on transformers 5.17 and 5.24 alike and still lets the probe (a) keep Deep
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,15 +28,13 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
-from transformers import AttentionInterface, PreTrainedModel, PreTrainedTokenizerBase
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.processing_utils import ProcessorMixin
 
 from fixate.data.samples import image_file
+from fixate.models.attention import ATTENTION, eager_attention
 
 DEFAULT_INSTRUCTION = (
     "You are a sophisticated user behavior emulator. Given a user profile, simulate the user's "
@@ -50,8 +49,11 @@ MAX_IMAGE_WIDTH = 1100
 """Screens wider than this are downscaled first, as in the reference (1920x1080 -> 1100x619, which
 Qwen3-VL turns into 19x34 = 646 visual tokens and InternVL into 2 tiles + thumbnail)."""
 
-ATTENTION = "fixate"
-"""The attention implementation every loaded language model runs under (see `fixate_attention`)."""
+
+PAD_MULTIPLE = 8
+"""Batches are left-padded to a multiple of this many positions. Tensor-core matrix kernels need
+16-byte aligned rows: with T = 836 (not a multiple of 8) the T x T products of eager and
+rule-based attention fall back to kernels several times slower."""
 
 
 @dataclass(frozen=True)
@@ -146,71 +148,6 @@ class ForwardOutput:
     attentions: tuple[Tensor, ...] = field(default=())  # shallow -> deep, each (B, H, T, T)
 
 
-def _repeat_kv(states: Tensor, groups: int) -> Tensor:
-    if groups == 1:
-        return states
-    b, h, t, d = states.shape
-    return states[:, :, None].expand(b, h, groups, t, d).reshape(b, h * groups, t, d)
-
-
-def _additive_mask(mask: Tensor | None, scores: Tensor) -> Tensor:
-    """The registered mask function is `sdpa_mask`: None (plain causal) or bool (True = attend)."""
-    if mask is not None and mask.dtype != torch.bool:
-        return mask
-    q_len, kv_len = scores.shape[-2:]
-    if mask is None:
-        mask = torch.ones(q_len, kv_len, dtype=torch.bool, device=scores.device)
-        mask = mask.tril(kv_len - q_len)[None, None]
-    blocked = torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device)
-    return blocked.masked_fill(~mask, torch.finfo(scores.dtype).min)
-
-
-def eager_attention(
-    module: torch.nn.Module,
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    attention_mask: Tensor | None,
-    scaling: float | None = None,
-    dropout: float = 0.0,
-    **kwargs,
-) -> tuple[Tensor, Tensor]:
-    """The eager arithmetic of Qwen3 / Qwen3-VL (inference only), returning the weights.
-
-    The softmax runs in the input dtype: its kernels accumulate in fp32 on every device and the
-    stock code rounds the weights to that dtype anyway, but an fp32 output would be kept for the
-    backward as a second T x T copy per head and layer (2 GiB over the probed window of a 4B model
-    at batch 4, 13 GiB for the rule-based AttnLRP, which runs every layer eagerly).
-    """
-    key = _repeat_kv(key, module.num_key_value_groups)
-    value = _repeat_kv(value, module.num_key_value_groups)
-    scaling = module.scaling if scaling is None else scaling
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
-    scores = scores + _additive_mask(attention_mask, scores)
-    weights = F.softmax(scores, dim=-1)
-    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
-    return output, weights
-
-
-def fixate_attention(module, query, key, value, attention_mask, **kwargs):
-    """SDPA, unless the layer has been given another function for this call (`Backbone.forward`).
-
-    This is the "hybrid" attention: only the probed window pays for eager
-    attention and its weights; the layers below run the fast kernel. The registered mask function
-    is `sdpa_mask` (None when nothing is padded, which keeps SDPA's is_causal fast path); without
-    a registered mask function a custom name silently runs unmasked.
-    """
-    function = getattr(module, "fixate_attention", None)
-    if function is None:
-        kwargs.pop("output_attentions", None)
-        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    return function(module, query, key, value, attention_mask, **kwargs)
-
-
-AttentionInterface.register(ATTENTION, fixate_attention)
-AttentionMaskInterface.register(ATTENTION, sdpa_mask)
-
-
 class Backbone(ABC):
     """A frozen vision-language model plus everything needed to feed it screens.
 
@@ -237,6 +174,9 @@ class Backbone(ABC):
             raise ValueError("the tokenizer needs a pad token (used for padding and as filler)")
         self.filler_token: str = tokenizer.pad_token
         self.filler_id: int = tokenizer.pad_token_id
+        # a fast tokenizer may not be entered from two threads at once (the trainer encodes its
+        # next batch in a background thread while the main thread validates)
+        self._processor_lock = threading.Lock()
 
     # ------------------------------------------------------------------ model facts
     @property
@@ -293,8 +233,9 @@ class Backbone(ABC):
         """Encode screens into one left-padded batch on the model's device.
 
         Every screen gets the same template; answers are appended as tokens when present (all
-        screens of a batch must have one, or none). Left padding puts every query at the same
-        position, so the probe reads one row for the whole batch.
+        screens of a batch must have one, or none). Left padding (to a multiple of
+        `PAD_MULTIPLE` positions) puts every query at the same position, so the probe reads one
+        row for the whole batch.
         """
         with_answer = {screen.answer is not None for screen in screens}
         if len(with_answer) != 1:
@@ -302,11 +243,12 @@ class Backbone(ABC):
         rows, answers, cells, weights, visions = [], [], [], [], []
         for screen in screens:
             image = self._fit(screen.image)
-            processed = self.processor(
-                text=[self.chat_text(screen, n_soft, instruction)],
-                images=[image],
-                return_tensors="pt",
-            )
+            with self._processor_lock:
+                processed = self.processor(
+                    text=[self.chat_text(screen, n_soft, instruction)],
+                    images=[image],
+                    return_tensors="pt",
+                )
             ids = processed["input_ids"][0]
             if int((ids == self.filler_id).sum()) != n_soft:
                 raise ValueError("the prompt text itself contains the filler token")
@@ -320,7 +262,7 @@ class Backbone(ABC):
             cells.append(unit_cells * torch.tensor([width, height, width, height]))
             weights.append(cell_weights)
             visions.append(self._vision_inputs(processed))
-        input_ids, attention_mask = _left_pad(rows, self.filler_id)
+        input_ids, attention_mask = _left_pad(rows, self.filler_id, PAD_MULTIPLE)
         vision = self._collate_vision(visions)
         batch = ModelBatch(
             input_ids=input_ids,
@@ -466,9 +408,12 @@ class Backbone(ABC):
         return {}
 
 
-def _left_pad(rows: Sequence[Sequence[int] | Tensor], value: int) -> tuple[Tensor, Tensor]:
-    """Stack rows right-aligned; returns (padded, attention_mask)."""
-    length = max(len(row) for row in rows)
+def _left_pad(
+    rows: Sequence[Sequence[int] | Tensor], value: int, multiple: int = 1
+) -> tuple[Tensor, Tensor]:
+    """Stack rows right-aligned, to a length that is a multiple of `multiple`; returns
+    (padded, attention_mask)."""
+    length = -(-max(len(row) for row in rows) // multiple) * multiple
     padded = torch.full((len(rows), length), value, dtype=torch.long)
     mask = torch.zeros((len(rows), length), dtype=torch.long)
     for i, row in enumerate(rows):

@@ -23,6 +23,10 @@ With `create_graph`, the frozen factors (normalisers, act(x)/x ratios) are const
 derivative, as in lxt; the relevance still depends on the soft prompt through the inputs, the
 attention probabilities and the weights. The logits of this trace are returned detached: under the
 rules their gradients are not the model's.
+
+Attention runs as `lean_attention` in every layer: SDPA forward, and a backward (and double
+backward) that recomputes the probabilities in blocks of query rows instead of keeping T x T
+tensors of all 36 layers for the second-order graph.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
-from fixate.models.base import Backbone, ModelBatch, VisualFeatures, eager_attention
+from fixate.models.attention import lean_attention
+from fixate.models.base import Backbone, ModelBatch, VisualFeatures
 from fixate.probe.operators import Operator, Trace, register_operator, target_scalar
 
 
@@ -51,34 +56,59 @@ class _Uniform(torch.autograd.Function):
         return grad / ctx.k, None
 
 
-def _identity_rule(function: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """function(x) with the gradient replaced by function(x) / x (a frozen ratio)."""
-    y = function(x)
-    denominator = torch.where(x >= 0, x + 1e-10, x - 1e-10)
-    ratio = (y / denominator).detach()
-    return y.detach() + (x - x.detach()) * ratio
+class _IdentityRule(torch.autograd.Function):
+    """function(x), whose gradient is function(x) / x: a frozen ratio, so the backward is linear
+    in the incoming gradient and the double backward treats the ratio as a constant (what the
+    detach formulation y.detach() + (x - x.detach()) * ratio does, in one saved tensor and one
+    multiplication per pass instead of a graph of eight elementwise operations)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, function: Callable[[Tensor], Tensor]) -> Tensor:
+        y = function(x)
+        ctx.save_for_backward(y / torch.where(x >= 0, x + 1e-10, x - 1e-10))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        (ratio,) = ctx.saved_tensors
+        return grad * ratio, None
+
+
+class _FrozenRMSNorm(torch.autograd.Function):
+    """RMSNorm whose normaliser is frozen (the identity rule): the gradient is weight * scale
+    times the incoming one, scale = 1 / rms(hidden) held constant, also in the double backward.
+    Only the (B, T, 1) scale is kept, not fp32 copies of the hidden states."""
+
+    @staticmethod
+    def forward(ctx, hidden: Tensor, weight: Tensor, epsilon: float) -> Tensor:
+        wide = hidden.to(torch.promote_types(hidden.dtype, torch.float32))
+        scale = torch.rsqrt(wide.pow(2).mean(-1, keepdim=True) + epsilon)
+        ctx.save_for_backward(weight, scale)
+        return weight * (wide * scale).to(hidden.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+        weight, scale = ctx.saved_tensors
+        return ((grad * weight).to(scale.dtype) * scale).to(grad.dtype), None, None
 
 
 def _rms_norm_forward(self, hidden: Tensor) -> Tensor:
-    dtype = hidden.dtype
-    hidden = hidden.float()
-    scale = torch.rsqrt(hidden.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
-    return self.weight * (hidden * scale.detach()).to(dtype)
+    return _FrozenRMSNorm.apply(hidden, self.weight, self.variance_epsilon)
 
 
 def _gated_mlp_forward(self, x: Tensor) -> Tensor:
-    gate = _identity_rule(self.act_fn, self.gate_proj(x))
+    gate = _IdentityRule.apply(self.gate_proj(x), self.act_fn)
     return self.down_proj(_Uniform.apply(gate * self.up_proj(x), 2.0))
 
 
 def _attnlrp_attention(module, query, key, value, attention_mask, **kwargs):
     query, key = _Uniform.apply(query, 4.0), _Uniform.apply(key, 4.0)
     value = _Uniform.apply(value, 2.0)
-    return eager_attention(module, query, key, value, attention_mask, **kwargs)
+    return lean_attention(module, query, key, value, attention_mask, **kwargs)
 
 
 def _cp_attention(module, query, key, value, attention_mask, **kwargs):
-    return eager_attention(module, query.detach(), key.detach(), value, attention_mask, **kwargs)
+    return lean_attention(module, query.detach(), key.detach(), value, attention_mask, **kwargs)
 
 
 _ATTENTION = {"attnlrp": _attnlrp_attention, "cp": _cp_attention}

@@ -1,0 +1,107 @@
+"""lean_attention: SDPA's forward with exact first and second derivatives, and the rule-based
+AttnLRP through it giving what it gives through eager attention."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from model_fixtures import filler_prompt, make_screen, tolerance
+
+from fixate.models.attention import eager_attention, lean_attention
+from fixate.probe import attnlrp_rules, probe
+
+pytest_plugins = ["model_fixtures"]
+
+HEADS, KV_HEADS, LENGTH, DIM = 4, 2, 7, 8
+MODULE = SimpleNamespace(num_key_value_groups=HEADS // KV_HEADS, scaling=DIM**-0.5)
+
+
+def padded_mask(pads: list[int], length: int = LENGTH) -> torch.Tensor:
+    """`sdpa_mask`'s boolean (B, 1, T, T) mask of a left-padded batch (True = attend)."""
+    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    keys = torch.arange(length)[None] >= torch.tensor(pads)[:, None]
+    return (causal[None] & keys[:, None])[:, None]
+
+
+def inputs(batch: int = 2, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+
+    def make(heads):
+        shape = (batch, heads, LENGTH, DIM)
+        return torch.randn(shape, generator=generator, dtype=torch.float64).requires_grad_(True)
+
+    return make(HEADS), make(KV_HEADS), make(KV_HEADS)
+
+
+# two blocks of query rows (4 + 3) for the backward, so the blocks are tested too
+BLOCK = 2 * HEADS * LENGTH * 4
+
+
+@pytest.mark.parametrize("mask", [None, padded_mask([3, 0])], ids=["causal", "padded"])
+def test_derivatives_are_exact_to_second_order(mask):
+    """Numerical first and second derivatives (the second through the output gradient too)."""
+
+    def attend(query, key, value):
+        return lean_attention(MODULE, query, key, value, mask, block_elements=BLOCK)[0]
+
+    assert torch.autograd.gradcheck(attend, inputs(), fast_mode=True)
+    assert torch.autograd.gradgradcheck(attend, inputs(), fast_mode=True)
+
+
+def test_same_values_and_derivatives_as_eager_attention():
+    """On every position that attends to something (padded queries are zero in SDPA)."""
+    mask = padded_mask([3, 0])
+    live = mask.any(-1)[:, 0, :, None, None].double()  # (B, T, 1, 1) over (B, T, H, d)
+    generator = torch.Generator().manual_seed(5)
+    upstream = torch.randn(2, LENGTH, HEADS, DIM, generator=generator, dtype=torch.float64)
+    probe_weights = [
+        torch.randn(t.shape, generator=generator, dtype=torch.float64) for t in inputs()
+    ]
+    results = []
+    for function in (eager_attention, lean_attention):
+        query, key, value = inputs()
+        weights = (upstream * live).requires_grad_(True)
+        output = function(MODULE, query, key, value, mask)[0]
+        first = torch.autograd.grad(
+            (output * weights).sum(), (query, key, value), create_graph=True
+        )
+        second = sum((g * w).sum() for g, w in zip(first, probe_weights, strict=True))
+        second.backward()
+        grads = [query.grad, key.grad, value.grad, weights.grad * live]
+        results.append([output * live, *first, *grads])
+    for lean, eager in zip(*results, strict=True):
+        torch.testing.assert_close(lean, eager)
+
+
+def _eager_rules(module, query, key, value, attention_mask, **kwargs):
+    output, _ = eager_attention(module, query, key, value, attention_mask, **kwargs)
+    return output, None
+
+
+def test_rules_relevance_and_training_gradient_as_with_eager_attention(
+    backbone, device, monkeypatch
+):
+    """The rule-based AttnLRP's relevance and its gradient at the soft prompt, on a padded batch,
+    are those of the eager attention it replaced."""
+    screens = [make_screen(3, profile="Top_genre: Horror"), make_screen(11, n_slots=10)]
+    batch = backbone.encode(screens, n_soft=4)
+    features = backbone.image_features(batch)
+    results = []
+    for attention in (attnlrp_rules.lean_attention, _eager_rules):
+        monkeypatch.setattr(attnlrp_rules, "lean_attention", attention)
+        soft = torch.nn.Parameter(filler_prompt(backbone, 4) + 0.01)
+        result = probe(
+            backbone,
+            batch,
+            soft,
+            operator="attnlrp-rules",
+            differentiable=True,
+            features=features,
+        )
+        (result.slots[result.slot_mask] + 1e-8).log().mean().backward()
+        results.append((result.relevance.detach(), result.slots.detach(), soft.grad))
+    for lean, eager in zip(*results, strict=True):
+        torch.testing.assert_close(lean, eager, **tolerance(device))
+    assert results[0][2].abs().sum() > 0
