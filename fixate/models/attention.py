@@ -4,9 +4,10 @@
 - `eager_attention` in the probed window: it returns the attention maps the operators need;
 - `lean_attention` where the second derivative must pass through attention but no map is read
   (the rule-based AttnLRP runs it in all layers): SDPA's kernels have no double backward, and the
-  eager arithmetic keeps several T x T tensors per head and layer for it (over 20 GiB for a 4B
-  model at batch 4). `lean_attention` keeps only q, k, v and the output gradient: its backward and
-  double backward recompute the probabilities block by block of query rows.
+  eager arithmetic keeps several T x T tensors per head and layer for it. `lean_attention` keeps
+  only q, k, v and the output gradient (20-26 GiB less at the peak of a 4B model's rule-based step
+  at batch 4): its backward and double backward recompute the probabilities block by block of
+  query rows.
 
 All three see the registered mask function's output (`sdpa_mask`): None for plain causal
 attention, else a boolean (B, 1, T, T) mask, True = attend.
@@ -26,9 +27,9 @@ ATTENTION = "fixate"
 
 BLOCK_ELEMENTS = 1 << 28
 """Entries of one block of recomputed (B, H, rows, T) scores in `lean_attention`'s backward
-(512 MiB in bf16; a 4B model at batch 4 and T = 836 needs 89 M, so one block): the block's
-few temporaries live only while one layer's backward runs. Smaller blocks use strided slices,
-which the matrix kernels run several times slower."""
+(512 MiB in bf16; a 4B model at batch 4 and T = 840 needs about 90 M, so one block): the block's
+few temporaries live only while one layer's backward runs, and a single block needs no strided
+slices of q and the output gradient."""
 
 
 def repeat_kv(states: Tensor, groups: int) -> Tensor:

@@ -53,7 +53,8 @@ Qwen3-VL turns into 19x34 = 646 visual tokens and InternVL into 2 tiles + thumbn
 PAD_MULTIPLE = 8
 """Batches are left-padded to a multiple of this many positions. Tensor-core matrix kernels need
 16-byte aligned rows: with T = 836 (not a multiple of 8) the T x T products of eager and
-rule-based attention fall back to kernels several times slower."""
+rule-based attention ran in misaligned-operand kernels, and padding to 840 made the 4B training
+step 4 % (attnlrp) and 12 % (rule-based AttnLRP) faster at batch 4 (`benchmarks/README.md`)."""
 
 
 @dataclass(frozen=True)
