@@ -39,15 +39,51 @@ def inputs(batch: int = 2, seed: int = 0):
 BLOCK = 2 * HEADS * LENGTH * 4
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 @pytest.mark.parametrize("mask", [None, padded_mask([3, 0])], ids=["causal", "padded"])
-def test_derivatives_are_exact_to_second_order(mask):
-    """Numerical first and second derivatives (the second through the output gradient too)."""
+def test_derivatives_are_exact_to_second_order(mask, device):
+    """Numerical first and second derivatives (the second through the output gradient too); the
+    first without a graph runs SDPA's backward, with one the written-out blocks."""
+    if mask is not None:
+        mask = mask.to(device)
 
     def attend(query, key, value):
         return lean_attention(MODULE, query, key, value, mask, block_elements=BLOCK)[0]
 
-    assert torch.autograd.gradcheck(attend, inputs(), fast_mode=True)
-    assert torch.autograd.gradgradcheck(attend, inputs(), fast_mode=True)
+    tensors = [t.detach().to(device).requires_grad_(True) for t in inputs()]
+    assert torch.autograd.gradcheck(attend, tensors, fast_mode=True)
+    assert torch.autograd.gradgradcheck(attend, tensors, fast_mode=True)
+
+
+@pytest.mark.gpu
+def test_bf16_derivatives_agree_with_fp32():
+    """In bf16 (what training runs), at a size where rounding adds up, on a padded batch: the
+    first derivatives by SDPA's fused backward (no graph) and by the written-out blocks (with a
+    graph), and the second derivatives, against the same in fp32 (relative error of each)."""
+    b, heads, kv_heads, length, dim = 2, 8, 2, 136, 64
+    module = SimpleNamespace(num_key_value_groups=heads // kv_heads, scaling=dim**-0.5)
+    mask = padded_mask([9, 0], length).cuda()
+    generator = torch.Generator(device="cuda").manual_seed(0)
+
+    def make(*shape):
+        return torch.randn(shape, generator=generator, device="cuda")
+
+    tensors = [make(b, h, length, dim) for h in (heads, kv_heads, kv_heads)]
+    upstream = make(b, length, heads, dim)
+    weights = [make(*t.shape) for t in tensors]
+
+    def derivatives(dtype: torch.dtype) -> list[torch.Tensor]:
+        leaves = [t.to(dtype).requires_grad_(True) for t in tensors]
+        output = lean_attention(module, *leaves, mask)[0]
+        plain = torch.autograd.grad(output, leaves, upstream.to(dtype), retain_graph=True)
+        first = torch.autograd.grad(output, leaves, upstream.to(dtype), create_graph=True)
+        functional = sum((f * w.to(dtype)).sum() for f, w in zip(first, weights, strict=True))
+        return [*plain, *first, *torch.autograd.grad(functional, leaves)]
+
+    for low, high in zip(derivatives(torch.bfloat16), derivatives(torch.float32), strict=True):
+        assert low.dtype == torch.bfloat16
+        error = (low.float() - high).norm() / high.norm()
+        assert error < 2e-2, error.item()
 
 
 def test_same_values_and_derivatives_as_eager_attention():
@@ -89,8 +125,8 @@ def test_rules_relevance_and_training_gradient_as_with_eager_attention(
     batch = backbone.encode(screens, n_soft=4)
     features = backbone.image_features(batch)
     results = []
-    for attention in (attnlrp_rules.lean_attention, _eager_rules):
-        monkeypatch.setattr(attnlrp_rules, "lean_attention", attention)
+    for function in (attnlrp_rules.lean_attention, _eager_rules):
+        monkeypatch.setattr(attnlrp_rules, "lean_attention", function)
         soft = torch.nn.Parameter(filler_prompt(backbone, 4) + 0.01)
         result = probe(
             backbone,

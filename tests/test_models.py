@@ -236,3 +236,18 @@ def test_screen_from_sample_row(tmp_path):
     screen = Screen.from_sample(row)
     assert screen.image.size == SMALL and screen.answer == "E" and screen.slot_boxes.shape == (5, 4)
     assert Screen.from_sample(row, teacher_forced=False).answer is None
+
+
+def test_answer_gradient_on_a_padded_batch_is_finite(backbone):
+    """Padding queries attend to nothing; the SDPA layers' backward must not make NaN of them
+    (some CUDA kernels do), or the answer loss would poison the soft prompt."""
+    screens = [make_screen(3, profile="Top_genre: Horror"), make_screen(11, n_slots=10)]
+    batch = backbone.encode(screens, n_soft=2)
+    assert not batch.attention_mask.bool().all()
+    soft = torch.nn.Parameter(filler_prompt(backbone, 2) + 0.01)
+    logits = backbone.forward(batch, backbone.embed(batch, soft), backbone.image_features(batch))
+    answer = torch.nn.functional.cross_entropy(
+        logits.logits.float().flatten(0, 1), batch.answer_ids.flatten(), ignore_index=-100
+    )
+    answer.backward()
+    assert torch.isfinite(soft.grad).all() and soft.grad.abs().sum() > 0

@@ -397,15 +397,25 @@ def measure(fn: Callable[[], object], device: torch.device, steps: int, warmup: 
 
     On CUDA every call is bracketed by events and the host synchronises once, after the last.
     """
-    for _ in range(warmup):
+    warmup_ms = []
+    for _ in range(warmup):  # the first call includes compilation where there is any
+        start = time.perf_counter()
         fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        warmup_ms.append((time.perf_counter() - start) * 1e3)
     if device.type != "cuda":
         times = []
         for _ in range(steps):
             start = time.perf_counter()
             fn()
             times.append((time.perf_counter() - start) * 1e3)
-        return {"ms": statistics.median(times), "ms_all": times, "peak_gib": None}
+        return {
+            "ms": statistics.median(times),
+            "ms_all": times,
+            "peak_gib": None,
+            "warmup_ms": warmup_ms,
+        }
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     events = []
@@ -418,7 +428,12 @@ def measure(fn: Callable[[], object], device: torch.device, steps: int, warmup: 
     torch.cuda.synchronize()
     times = [start.elapsed_time(end) for start, end in events]
     peak = torch.cuda.max_memory_allocated() / 2**30
-    return {"ms": statistics.median(times), "ms_all": times, "peak_gib": peak}
+    return {
+        "ms": statistics.median(times),
+        "ms_all": times,
+        "peak_gib": peak,
+        "warmup_ms": warmup_ms,
+    }
 
 
 def count_syncs(fn: Callable[[], object]) -> int:
@@ -436,11 +451,12 @@ def count_syncs(fn: Callable[[], object]) -> int:
 
 def profile(fn: Callable[[], object], rows: int = 15) -> dict:
     """One call under the profiler: the GPU kernels by total time, and their sum against the
-    call's wall time (where the remainder goes to launches and host work)."""
+    call's wall time (where the remainder goes to launches and host work); and the operators
+    that launched them, by input shapes (which call of the step a kernel belongs to)."""
     fn()
     torch.cuda.synchronize()
     activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
-    with torch.profiler.profile(activities=activities) as profiler:
+    with torch.profiler.profile(activities=activities, record_shapes=True) as profiler:
         start = time.perf_counter()
         fn()
         torch.cuda.synchronize()
@@ -451,12 +467,22 @@ def profile(fn: Callable[[], object], rows: int = 15) -> dict:
         if e.device_type == torch.autograd.DeviceType.CUDA and e.self_device_time_total > 0
     ]
     kernels.sort(key=lambda e: e.self_device_time_total, reverse=True)
+    operators = [
+        e
+        for e in profiler.key_averages(group_by_input_shape=True)
+        if e.device_type == torch.autograd.DeviceType.CPU and e.self_device_time_total > 0
+    ]
+    operators.sort(key=lambda e: e.self_device_time_total, reverse=True)
     return {
         "wall_ms_profiled": wall_ms,
         "kernel_ms": sum(e.self_device_time_total for e in kernels) / 1e3,
         "kernel_launches": sum(e.count for e in kernels),
         "top_kernels": [
             [e.key[:90], round(e.self_device_time_total / 1e3, 2), e.count] for e in kernels[:rows]
+        ],
+        "top_operators": [
+            [e.key, str(e.input_shapes)[:120], round(e.self_device_time_total / 1e3, 2), e.count]
+            for e in operators[: 3 * rows]
         ],
     }
 

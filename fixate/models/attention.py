@@ -7,9 +7,10 @@
   eager arithmetic keeps several T x T tensors per head and layer for it. `lean_attention` keeps
   only q, k, v and the output gradient (20-26 GiB less at the peak of a 4B model's rule-based step
   at batch 4): its backward and double backward recompute the probabilities block by block of
-  query rows.
+  query rows, in written-out formulas that pass over the T x T tensors as few times as possible
+  (a first backward that builds no graph runs SDPA's own fused backward instead).
 
-All three see the registered mask function's output (`sdpa_mask`): None for plain causal
+All three see the registered mask function's output (`padding_mask`): None for plain causal
 attention, else a boolean (B, 1, T, T) mask, True = attend.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
@@ -40,15 +42,33 @@ def repeat_kv(states: Tensor, groups: int) -> Tensor:
     return states[:, :, None].expand(b, h, groups, t, d).reshape(b, h * groups, t, d)
 
 
+def causal_mask(rows: int, length: int, start: int, device: torch.device) -> Tensor:
+    """Boolean (1, 1, rows, length) causal mask of the query rows [start, start + rows)."""
+    position = torch.arange(start, start + rows, device=device)[:, None]
+    return (torch.arange(length, device=device) <= position)[None, None]
+
+
 def additive_mask(mask: Tensor | None, q_len: int, kv_len: int, like: Tensor) -> Tensor:
     """The boolean mask (None = causal) as an additive one in `like`'s dtype and device."""
     if mask is not None and mask.dtype != torch.bool:
         return mask
     if mask is None:
-        mask = torch.ones(q_len, kv_len, dtype=torch.bool, device=like.device)
-        mask = mask.tril(kv_len - q_len)[None, None]
+        mask = causal_mask(q_len, kv_len, kv_len - q_len, like.device)
     blocked = torch.zeros(mask.shape, dtype=like.dtype, device=like.device)
     return blocked.masked_fill(~mask, torch.finfo(like.dtype).min)
+
+
+def attend_somewhere(mask: Tensor) -> Tensor:
+    """The boolean mask with every query that attends to nothing (left padding) given all keys.
+    Their outputs reach no other position (no query attends to a padding key), but a row with
+    nothing to attend to makes some CUDA kernels' SDPA backward NaN, for every input gradient."""
+    return mask | ~mask.any(-1, keepdim=True)
+
+
+def padding_mask(*args, **kwargs) -> Tensor | None:
+    """`sdpa_mask`, its padding queries attending everywhere (`attend_somewhere`)."""
+    mask = sdpa_mask(*args, **kwargs)
+    return attend_somewhere(mask) if mask is not None and mask.dtype == torch.bool else mask
 
 
 def eager_attention(
@@ -79,39 +99,141 @@ def eager_attention(
     return output, weights
 
 
-def _block_gradients(
-    query: Tensor, key: Tensor, value: Tensor, grad: Tensor, mask: Tensor | None, start: int, scale
-) -> tuple[Tensor, Tensor, Tensor]:
-    """(dq, dk, dv) of attention for the query rows [start, start + rows) of `query` and `grad`
-    (k and v may have fewer heads, each shared by a group of query heads).
+def _grouped(states: Tensor, groups: int) -> Tensor:
+    """(B, H, rows, d) -> (B, H_kv, groups * rows, d): the query heads that share a key/value
+    head stacked as rows, so products with the unrepeated k and v sum over the group."""
+    b, h, rows, d = states.shape
+    return states.reshape(b, h // groups, groups * rows, d)
 
-    The rows' probabilities are recomputed from q and k; dk and dv are these rows' shares (the
-    full gradients are sums over blocks). The softmax backward is the fused kernel autograd itself
-    uses (fp32 accumulation, input-dtype output), and it has a derivative, so autograd
-    differentiates this function as it differentiates eager attention.
-    """
-    rows, length = query.shape[-2], key.shape[-2]
-    groups = query.shape[1] // key.shape[1]
-    key, value = repeat_kv(key, groups), repeat_kv(value, groups)
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scale
-    if mask is None:  # causal, these rows only
-        position = torch.arange(start, start + rows, device=query.device)[:, None]
-        mask = (torch.arange(length, device=query.device) <= position)[None, None]
+
+def _ungrouped(states: Tensor, groups: int) -> Tensor:
+    b, h_kv, stacked, d = states.shape
+    return states.reshape(b, h_kv * groups, stacked // groups, d)
+
+
+def _probabilities(
+    query: Tensor, key: Tensor, mask: Tensor | None, start: int, scale: float, groups: int
+) -> Tensor:
+    """Softmax probabilities (B, H_kv, groups * rows, T) of the grouped query rows, which are
+    the rows [start, start + rows) of the sequence."""
+    b, h_kv, stacked, length = *query.shape[:3], key.shape[-2]
+    rows = stacked // groups
+    scores = torch.matmul(query * scale, key.transpose(-1, -2)).view(b, h_kv, groups, rows, length)
+    if mask is None:
+        allowed = causal_mask(rows, length, start, query.device)[None]
     else:
-        mask = mask[:, :, start : start + rows]
-        # a query with no key to attend to (padding) is zero in SDPA's forward, so nothing
-        # flows back from it: zeroing its (B, H, rows, d) gradient does that cheaply
-        grad = grad * mask.any(-1, keepdim=True).to(grad.dtype)
-    scores = scores + additive_mask(mask, rows, length, scores)
-    probs = F.softmax(scores, dim=-1)
-    dprobs = torch.matmul(grad, value.transpose(-1, -2))
-    dscores = torch._softmax_backward_data(dprobs, probs, -1, probs.dtype)
+        allowed = mask[:, :, None, start : start + rows]
+    scores.masked_fill_(~allowed, torch.finfo(scores.dtype).min)
+    return F.softmax(scores, dim=-1).view(b, h_kv, stacked, length)
+
+
+def _live_gradient(grad: Tensor, mask: Tensor | None, start: int) -> Tensor:
+    """The output gradient with the rows of queries that attend to nothing (padding) zeroed:
+    SDPA's forward makes them zero, so nothing flows back from them."""
+    if mask is None:
+        return grad
+    rows = grad.shape[-2]
+    return grad * mask[:, :, start : start + rows].any(-1, keepdim=True).to(grad.dtype)
+
+
+def _row_dot(a: Tensor, b: Tensor) -> Tensor:
+    """Row-wise dot products (..., 1) of (..., rows, n) tensors, summed in fp32 at least."""
+    return (a * b).sum(-1, keepdim=True, dtype=torch.promote_types(a.dtype, torch.float32))
+
+
+OFFSET_COLUMNS = 8
+"""Columns added to the operands by `_minus_rows`: one for the values, the rest zero, so the
+width stays a multiple of 8 (16-byte aligned bf16 rows, which the fast matrix kernels need)."""
+
+
+def _minus_rows(left: Tensor, right: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Operands whose product is left right^T - rows (one value per row of left): the values
+    ride as an extra column of left against a column of ones in right. The subtraction then
+    costs no pass over the T x T product (a broadcasting pass is slow) and is rounded once, in
+    the product's fp32 accumulator."""
+    left = F.pad(left, (0, OFFSET_COLUMNS))
+    left[..., -OFFSET_COLUMNS] = -rows[..., 0]
+    right = F.pad(right, (0, OFFSET_COLUMNS))
+    right[..., -OFFSET_COLUMNS] = 1
+    return left, right.mT
+
+
+def _backward_block(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    grad: Tensor,
+    mask: Tensor | None,
+    start: int,
+    scale: float,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(dq, dk, dv) of attention for the query rows [start, start + rows) held in `query` and
+    `grad`; dk and dv are these rows' shares (the full gradients are sums over blocks).
+
+    With P = softmax(scale q k^T) (masked) and dP = g v^T, dS = P * (dP - delta) where
+    delta = rowsum(P * dP) = rowsum(g * (P v)): a product of width d instead of two passes over
+    the T x T tensors (elementwise passes over them are most of this function's time), and
+    dP - delta is formed by the product itself (`_minus_rows`)."""
+    groups = query.shape[1] // key.shape[1]
+    query, grad = _grouped(query, groups), _grouped(_live_gradient(grad, mask, start), groups)
+    probs = _probabilities(query, key, mask, start, scale, groups)
+    delta = _row_dot(grad, torch.matmul(probs, value))
+    dscores = torch.matmul(*_minus_rows(grad, value, delta)).mul_(probs)
     dquery = torch.matmul(dscores, key) * scale
     dkey = torch.matmul(dscores.transpose(-1, -2), query) * scale
     dvalue = torch.matmul(probs.transpose(-1, -2), grad)
-    if groups > 1:  # each shared key/value head gets the sum over its query heads
-        dkey, dvalue = (d.unflatten(1, (-1, groups)).sum(2) for d in (dkey, dvalue))
-    return dquery, dkey, dvalue
+    return _ungrouped(dquery, groups), dkey, dvalue
+
+
+def _double_backward_block(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    grad: Tensor,
+    grad_dquery: Tensor,
+    grad_dkey: Tensor,
+    grad_dvalue: Tensor,
+    mask: Tensor | None,
+    start: int,
+    scale: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The gradients at (q, k, v, output gradient) of <grad_dquery, dq> + <grad_dkey, dk> +
+    <grad_dvalue, dv>, for the block of `_backward_block` (k and v terms: the block's shares).
+
+    Written out rather than left to autograd of the recomputed backward, which forms more T x T
+    tensors and reruns its products. With the notation of `_backward_block`, the functional is
+    <W, dS> + <U, P>, W = scale (g_dq k^T + q g_dk^T), U = g g_dv^T. Its derivatives:
+    dP-bar = P * (W - omega) and P-bar = (W - omega) * (dP - delta) + U, omega = rowsum(W * P)
+    (a constant per row, -omega delta, is left out: the softmax backward removes it), then
+    S-bar = P * (P-bar - rho), rho = rowsum(P * P-bar) = rowsum(dS * W) + rowsum(P * U). Every
+    row sum is taken from products of width d and every row offset is folded into a product
+    (`_minus_rows`), so the T x T tensors see 5 elementwise passes besides the softmax.
+    """
+    groups, width = query.shape[1] // key.shape[1], key.shape[-1]
+    grad = _grouped(_live_gradient(grad, mask, start), groups)
+    query, grad_dquery = _grouped(query, groups), _grouped(grad_dquery, groups)
+    probs = _probabilities(query, key, mask, start, scale, groups)
+    sides = torch.cat([grad_dquery, query], -1) * scale  # W = sides [k, g_dk]^T
+    keys = torch.cat([key, grad_dkey], -1)
+    averaged = torch.matmul(probs, torch.cat([keys, value, grad_dvalue], -1))
+    p_keys, output, p_grad_dvalue = averaged.split([2 * width, width, width], -1)
+    centred = torch.matmul(*_minus_rows(grad, value, _row_dot(grad, output)))
+    dscores = probs * centred
+    weights = torch.matmul(*_minus_rows(sides, keys, _row_dot(sides, p_keys)))
+    bar_dprobs = probs * weights
+    ds_keys = torch.matmul(dscores, keys)
+    rho = _row_dot(sides, ds_keys) + _row_dot(grad, p_grad_dvalue)
+    bar_scores = weights.mul_(centred)
+    del centred
+    left, right = _minus_rows(grad, grad_dvalue, rho)  # + U - rho
+    bar_scores.flatten(0, 1).baddbmm_(left.flatten(0, 1), right.flatten(0, 1))
+    bar_scores.mul_(probs)
+    grad_query = (torch.matmul(bar_scores, key) + ds_keys[..., width:]) * scale
+    grad_key = (torch.matmul(bar_scores.mT, query) + torch.matmul(dscores.mT, grad_dquery)) * scale
+    grad_value = torch.matmul(bar_dprobs.mT, grad)
+    grad_grad = torch.matmul(bar_dprobs, value) + p_grad_dvalue
+    grad_grad = _live_gradient(_ungrouped(grad_grad, groups), mask, start)
+    return _ungrouped(grad_query, groups), grad_key, grad_value, grad_grad
 
 
 def _blocks(query: Tensor, key: Tensor, limit: int) -> list[slice]:
@@ -123,19 +245,16 @@ def _blocks(query: Tensor, key: Tensor, limit: int) -> list[slice]:
 
 class _AttentionGradients(torch.autograd.Function):
     """(dq, dk, dv) for an output gradient; its backward is the double backward of attention,
-    recomputed block by block under autograd."""
+    block by block of query rows."""
 
     @staticmethod
     def forward(ctx, query, key, value, grad, mask, scale, limit):
         ctx.save_for_backward(query, key, value, grad, mask)
         ctx.scale, ctx.limit = scale, limit
-        dquery, dkey, dvalue = (
-            torch.zeros_like(query),
-            torch.zeros_like(key),
-            torch.zeros_like(value),
-        )
+        dquery = torch.empty_like(query)
+        dkey, dvalue = torch.zeros_like(key), torch.zeros_like(value)
         for rows in _blocks(query, key, limit):
-            block = _block_gradients(
+            block = _backward_block(
                 query[:, :, rows], key, value, grad[:, :, rows], mask, rows.start, scale
             )
             dquery[:, :, rows] = block[0]
@@ -144,28 +263,43 @@ class _AttentionGradients(torch.autograd.Function):
         return dquery, dkey, dvalue
 
     @staticmethod
-    def backward(ctx, g_query, g_key, g_value):
+    @once_differentiable
+    def backward(ctx, grad_dquery, grad_dkey, grad_dvalue):
         query, key, value, grad, mask = ctx.saved_tensors
-        out = [torch.zeros_like(t) for t in (query, key, value, grad)]
-        with torch.enable_grad():
-            key_leaf = key.detach().requires_grad_(True)
-            value_leaf = value.detach().requires_grad_(True)
-            for rows in _blocks(query, key, ctx.limit):
-                query_leaf = query[:, :, rows].detach().requires_grad_(True)
-                grad_leaf = grad[:, :, rows].detach().requires_grad_(True)
-                block = _block_gradients(
-                    query_leaf, key_leaf, value_leaf, grad_leaf, mask, rows.start, ctx.scale
-                )
-                parts = torch.autograd.grad(
-                    block,
-                    (query_leaf, key_leaf, value_leaf, grad_leaf),
-                    (g_query[:, :, rows], g_key, g_value),
-                )
-                out[0][:, :, rows] += parts[0]
-                out[1] += parts[1]
-                out[2] += parts[2]
-                out[3][:, :, rows] += parts[3]
+        out = [torch.empty_like(query), torch.zeros_like(key), torch.zeros_like(value)]
+        out.append(torch.empty_like(grad))
+        for rows in _blocks(query, key, ctx.limit):
+            parts = _double_backward_block(
+                query[:, :, rows],
+                key,
+                value,
+                grad[:, :, rows],
+                grad_dquery[:, :, rows],
+                grad_dkey,
+                grad_dvalue,
+                mask,
+                rows.start,
+                ctx.scale,
+            )
+            out[0][:, :, rows] = parts[0]
+            out[1] += parts[1]
+            out[2] += parts[2]
+            out[3][:, :, rows] = parts[3]
         return (*out, None, None, None)
+
+
+def _sdpa(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, scale: float) -> Tensor:
+    """SDPA on (B, H, T, d) heads, the shared key/value heads repeated (the fused kernels take a
+    padding mask only without grouped heads)."""
+    groups = query.shape[1] // key.shape[1]
+    return F.scaled_dot_product_attention(
+        query,
+        repeat_kv(key, groups),
+        repeat_kv(value, groups),
+        attn_mask=mask,
+        is_causal=mask is None,
+        scale=scale,
+    )
 
 
 class _LeanAttention(torch.autograd.Function):
@@ -175,23 +309,27 @@ class _LeanAttention(torch.autograd.Function):
     def forward(ctx, query, key, value, mask, scale, limit):
         ctx.save_for_backward(query, key, value, mask)  # k and v with their shared heads only
         ctx.scale, ctx.limit = scale, limit
-        groups = query.shape[1] // key.shape[1]
-        return F.scaled_dot_product_attention(
-            query,
-            repeat_kv(key, groups),
-            repeat_kv(value, groups),
-            attn_mask=mask,
-            is_causal=mask is None,
-            scale=scale,
-        )
+        return _sdpa(query, key, value, mask, scale)
 
     @staticmethod
     def backward(ctx, grad):
         query, key, value, mask = ctx.saved_tensors
-        dquery, dkey, dvalue = _AttentionGradients.apply(
-            query, key, value, grad.contiguous(), mask, ctx.scale, ctx.limit
-        )
-        return dquery, dkey, dvalue, None, None, None
+        if not torch.is_grad_enabled():
+            # no graph wanted (an evaluation probe, or the second backward passing through the
+            # forward): SDPA's own fused backward, after recomputing its forward (queries that
+            # attend to nothing, zero in the forward, have their output gradient zeroed)
+            grad = _live_gradient(grad, mask, 0)
+            if mask is not None:
+                mask = attend_somewhere(mask)
+            with torch.enable_grad():
+                leaves = [t.detach().requires_grad_(True) for t in (query, key, value)]
+                output = _sdpa(*leaves, mask, ctx.scale)
+                gradients = torch.autograd.grad(output, leaves, grad)
+        else:
+            gradients = _AttentionGradients.apply(
+                query, key, value, grad.contiguous(), mask, ctx.scale, ctx.limit
+            )
+        return *gradients, None, None, None
 
 
 def lean_attention(
@@ -208,7 +346,7 @@ def lean_attention(
     """Attention with SDPA's memory and speed forward and an exact, twice-differentiable
     backward; records no weights."""
     if attention_mask is not None and attention_mask.dtype != torch.bool:
-        raise ValueError("lean_attention expects the boolean mask of `sdpa_mask` (or None)")
+        raise ValueError("lean_attention expects the boolean mask of `padding_mask` (or None)")
     scaling = module.scaling if scaling is None else scaling
     output = _LeanAttention.apply(
         query.contiguous(),
@@ -226,8 +364,8 @@ def fixate_attention(module, query, key, value, attention_mask, **kwargs):
 
     This is the "hybrid" attention: only the probed window pays for eager
     attention and its weights; the layers below run the fast kernel. The registered mask function
-    is `sdpa_mask` (None when nothing is padded, which keeps SDPA's is_causal fast path); without
-    a registered mask function a custom name silently runs unmasked.
+    is `padding_mask` (None when nothing is padded, which keeps SDPA's is_causal fast path);
+    without a registered mask function a custom name silently runs unmasked.
     """
     function = getattr(module, "fixate_attention", None)
     if function is None:
@@ -237,4 +375,4 @@ def fixate_attention(module, query, key, value, attention_mask, **kwargs):
 
 
 AttentionInterface.register(ATTENTION, fixate_attention)
-AttentionMaskInterface.register(ATTENTION, sdpa_mask)
+AttentionMaskInterface.register(ATTENTION, padding_mask)
