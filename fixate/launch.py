@@ -5,17 +5,26 @@ the run's arguments to a JSON file and starts `accelerate launch --multi_gpu` on
 gives every process its own GPU (NCCL) or, on a machine without GPUs, its own share of the CPU
 threads (gloo). One process never leaves the rule's Python process.
 
+Which GPUs: a cluster's scheduler says so through CUDA_VISIBLE_DEVICES. On a workstation nothing
+does (Snakemake's `gpu` resource counts GPUs in use, it does not hand out particular ones), so the
+run claims free ones itself (`claimed_gpus`) and concurrent jobs spread over the machine's GPUs.
+
     python -m accelerate.commands.launch --multi_gpu --num_processes 2 -m fixate.launch RUN.json
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import socket
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -50,22 +59,80 @@ def accelerate_command(processes: int, target: list[str]) -> list[str]:
     ]
 
 
+GPU_LOCKS = Path(tempfile.gettempdir()) / f"fixate-gpus-{os.getuid()}"
+"""One lock file per GPU index, shared by this user's runs on this machine."""
+
+
+@contextmanager
+def claimed_gpus(
+    count: int, available: int, locks: Path | None = None, poll_s: float = 10.0
+) -> Iterator[list[int]]:
+    """Hold ``count`` of this machine's ``available`` GPUs (their indices) for the block, waiting
+    while fewer are free.
+
+    Each GPU is an exclusive `flock` on its own file: the kernel drops it when the holding process
+    ends, however it ends, so a killed job never keeps its GPUs.
+    """
+    locks = locks or GPU_LOCKS
+    locks.mkdir(parents=True, exist_ok=True)
+    said = False
+    while True:
+        held = []
+        for index in range(available):
+            handle = open(locks / f"gpu{index}.lock", "a")  # noqa: SIM115 (held past this loop)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            held.append((index, handle))
+            if len(held) == count:
+                break
+        if len(held) == count:
+            break
+        for _, handle in held:
+            handle.close()
+        if not said:
+            log.info("waiting for %d of the %d GPUs (other runs hold them)", count, available)
+            said = True
+        time.sleep(poll_s)
+    try:
+        yield [index for index, _ in held]
+    finally:
+        for _, handle in held:
+            handle.close()
+
+
 def _run_spec(spec: dict) -> dict:
     return {**spec, "config": TrainConfig.from_dict(spec["config"])}
 
 
 def launch(spec: dict, processes: int = 1, threads: int = 1) -> None:
     """Train and test one run (``spec``: the keyword arguments of `fixate.train.run`, with the
-    config as a plain dict) on ``processes`` devices, ``threads`` CPU threads in all."""
+    config as a plain dict) on ``processes`` devices, ``threads`` CPU threads in all; on GPUs that
+    nothing assigned to this job, it claims free ones first."""
     if processes < 1:
         raise ValueError(f"a run needs at least one process, not {processes}")
-    gpus = torch.cuda.device_count()
+    gpus = torch.cuda.device_count()  # through NVML, without initialising CUDA
     if gpus and processes > gpus:
         raise RuntimeError(
             f"the training job asks for {processes} GPUs but only {gpus} are visible "
             f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})"
         )
+    if not gpus or "CUDA_VISIBLE_DEVICES" in os.environ or torch.cuda.is_initialized():
+        _start(spec, processes, threads)  # the CPU, GPUs a scheduler chose, or CUDA already in use
+        return
+    with claimed_gpus(processes, gpus) as devices:
+        log.info("on GPU %s of this machine's %d", ",".join(map(str, devices)), gpus)
+        _start(spec, processes, threads, devices)
+
+
+def _start(spec: dict, processes: int, threads: int, devices: list[int] | None = None) -> None:
+    """Run in this process (on the current CUDA device) or in `processes` new ones (on the GPUs
+    they see); ``devices`` are the claimed GPUs, if any."""
     if processes == 1:
+        if devices:
+            torch.cuda.set_device(devices[0])
         torch.set_num_threads(threads)
         run(**_run_spec(spec))
         return
@@ -73,6 +140,8 @@ def launch(spec: dict, processes: int = 1, threads: int = 1) -> None:
     write_json(spec, spec_file)
     command = accelerate_command(processes, ["-m", "fixate.launch", str(spec_file)])
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads // processes))}
+    if devices:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
     log.info("data parallel over %d processes: %s", processes, " ".join(command))
     # both streams of every process go to file descriptor 2: a rule script's log file
     subprocess.run(command, env=env, check=True, stdout=2, stderr=2)
