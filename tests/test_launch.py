@@ -38,6 +38,16 @@ def test_a_run_waits_for_a_free_gpu(tmp_path):
     assert claimed == [[0]]
 
 
+_HOLD_GPU_0 = """
+import sys, time
+from pathlib import Path
+from fixate.launch import claimed_gpus
+with claimed_gpus(1, 1, Path(sys.argv[1])):
+    print("holding", flush=True)
+    time.sleep(60)
+"""
+
+
 def test_a_killed_run_frees_its_gpu(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD_GPU_0, str(tmp_path)], stdout=subprocess.PIPE, text=True
@@ -51,16 +61,6 @@ def test_a_killed_run_frees_its_gpu(tmp_path):
         holder.wait()
     with claimed_gpus(1, 1, tmp_path, poll_s=0.02) as devices:
         assert devices == [0]
-
-
-_HOLD_GPU_0 = """
-import sys, time
-from pathlib import Path
-from fixate.launch import claimed_gpus
-with claimed_gpus(1, 1, Path(sys.argv[1])):
-    print("holding", flush=True)
-    time.sleep(60)
-"""
 
 
 @pytest.fixture

@@ -398,7 +398,7 @@ def measure(fn: Callable[[], object], device: torch.device, steps: int, warmup: 
     On CUDA every call is bracketed by events and the host synchronises once, after the last.
     """
     warmup_ms = []
-    for _ in range(warmup):  # the first call includes compilation where there is any
+    for _ in range(warmup):  # the first call includes one-time work (kernel choice, caches)
         start = time.perf_counter()
         fn()
         if device.type == "cuda":
