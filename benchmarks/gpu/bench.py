@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -436,8 +437,9 @@ def measure(fn: Callable[[], object], device: torch.device, steps: int, warmup: 
     }
 
 
-def count_syncs(fn: Callable[[], object]) -> int:
-    """Host-device synchronisations in one call of `fn`, as CUDA's sync debug mode reports them."""
+def count_syncs(fn: Callable[[], object], sites: int = 8) -> dict:
+    """Host-device synchronisations in one call of `fn`, as CUDA's sync debug mode reports them,
+    and the source lines that caused the most of them (file:line of the calling Python frame)."""
     torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -446,7 +448,9 @@ def count_syncs(fn: Callable[[], object]) -> int:
             fn()
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught)
+    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    where = Counter(f"{Path(w.filename).name}:{w.lineno}" for w in syncs)
+    return {"syncs": len(syncs), "sync_sites": where.most_common(sites)}
 
 
 def profile(fn: Callable[[], object], rows: int = 15) -> dict:
@@ -581,9 +585,7 @@ def bench_model(runner: Runner, kind: str) -> None:
             )
         if device.type == "cuda":
             runner.case(
-                lambda o=operator: {
-                    "syncs": count_syncs(lambda: bench.train_step(o, largest, False))
-                },
+                lambda o=operator: count_syncs(lambda: bench.train_step(o, largest, False)),
                 model=kind,
                 what="syncs",
                 operator=operator,
