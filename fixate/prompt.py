@@ -27,6 +27,14 @@ MODES = ("personal", "shared", "frozen")
 _FORMAT = "fixate-soft-prompt/1"
 
 
+def _to_device(values: list[int], device: torch.device) -> Tensor:
+    """A host list on `device`; to a GPU from pinned memory, asynchronously: a plain copy from
+    pageable memory waits for the GPU, which a training step should never do."""
+    if device.type != "cuda":
+        return torch.tensor(values, device=device)
+    return torch.tensor(values).pin_memory().to(device, non_blocking=True)
+
+
 class SoftPrompt(nn.Module):
     """Basis (M, N, D) and per-user mixing logits (U, M), both fp32."""
 
@@ -62,9 +70,7 @@ class SoftPrompt(nn.Module):
 
     def _logits(self, user_ids: Sequence[str]) -> Tensor:
         """(B, M) mixing logits; zeros (the uniform mixture) for unknown users and shared modes."""
-        rows = torch.tensor(
-            [self._index.get(str(user), -1) for user in user_ids], device=self.basis.device
-        )
+        rows = _to_device([self._index.get(str(user), -1) for user in user_ids], self.basis.device)
         if self.mode != "personal" or not self.user_ids:
             return torch.zeros(len(rows), self.basis.shape[0], device=self.basis.device)
         known = (rows >= 0)[:, None]

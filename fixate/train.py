@@ -98,12 +98,14 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class PreparedBatch:
-    """A training batch's rows, their screens, their feature-cache keys and the encoded batch."""
+    """A training batch's rows, their screens, their feature-cache keys, the encoded batch and
+    the human dwell per slot (on the device, zero beyond a screen's own slots)."""
 
     rows: list[dict]
     screens: list[Screen]
     keys: list[str]
     batch: ModelBatch
+    dwell: torch.Tensor
 
 
 class NonFiniteLoss(RuntimeError):
@@ -214,7 +216,10 @@ class Trainer:
         rows = block.to_dict("records")
         screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
         batch = self.backbone.encode(screens, self.prompt.n_tokens, self.config.probe.instruction)
-        return PreparedBatch(rows, screens, [screen_key(s) for s in screens], batch)
+        width = max(len(boxes) for boxes in batch.slot_boxes)
+        dwell = padded([row[SIGNAL_COLUMNS[self.config.signal]] for row in rows], width)
+        keys = [screen_key(s) for s in screens]
+        return PreparedBatch(rows, screens, keys, batch, dwell.to(self.backbone.device))
 
     def encoded(self, blocks: Iterable[pd.DataFrame]) -> Iterator[PreparedBatch]:
         """The blocks' batches in order; with `prefetch`, each next one is prepared in a
@@ -264,8 +269,7 @@ class Trainer:
                 features=features,
                 **cfg.probe.options,
             )
-            dwell = padded([row[SIGNAL_COLUMNS[cfg.signal]] for row in rows], result.slots.shape[1])
-            target = dwell_distribution(dwell.to(result.slots.device), result.slot_mask)
+            target = dwell_distribution(prepared.dwell, result.slot_mask)
             align = self.alignment(target, result.slots.float(), result.slot_mask)
             total = total + lam * align
             parts["alignment"] = align.detach()
@@ -363,7 +367,8 @@ class Trainer:
     def add_parts(totals: torch.Tensor, parts: dict[str, object]) -> None:
         for j, key in enumerate(LOG_PARTS):
             if key in parts:
-                totals[0, j] += torch.as_tensor(parts[key], device=totals.device).detach()
+                value = parts[key]  # a tensor on the device, or a float (no copy to it)
+                totals[0, j] += value.detach() if torch.is_tensor(value) else value
                 totals[1, j] += 1
 
     def optimiser_step(self, totals: torch.Tensor) -> dict[str, float] | None:

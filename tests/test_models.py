@@ -149,6 +149,9 @@ def test_encode_layout(backbone):
     assert batch.answer_ids.tolist() == [answer, answer]
     assert batch.input_ids[:, -1].tolist() == answer * 2
     assert batch.query_index == batch.input_ids.shape[1] - 2
+    assert batch.padded and not backbone.encode(screens[:1]).padded
+    for mask, index in ((batch.soft_mask, batch.soft_index), (batch.image_mask, batch.image_index)):
+        assert index.tolist() == mask.flatten().nonzero()[:, 0].tolist()
     # the soft slots come before the image, the image before the profile
     first_soft = int(batch.soft_mask[1].nonzero()[0])
     assert first_soft < int(batch.image_mask[1].nonzero()[0])

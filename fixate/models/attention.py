@@ -66,7 +66,14 @@ def attend_somewhere(mask: Tensor) -> Tensor:
 
 
 def padding_mask(*args, **kwargs) -> Tensor | None:
-    """`sdpa_mask`, its padding queries attending everywhere (`attend_somewhere`)."""
+    """`sdpa_mask`, its padding queries attending everywhere (`attend_somewhere`).
+
+    `Backbone.forward` passes a padding mask only when the batch is padded (host knowledge), so
+    a given mask is always built: letting transformers check whether it could skip it reads the
+    mask's values, a device sync per forward pass.
+    """
+    if kwargs.get("attention_mask") is not None:
+        kwargs["allow_is_causal_skip"] = False
     mask = sdpa_mask(*args, **kwargs)
     return attend_somewhere(mask) if mask is not None and mask.dtype == torch.bool else mask
 

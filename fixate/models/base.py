@@ -93,6 +93,9 @@ class ModelBatch:
     position_ids: Tensor  # (B, T), or (4, B, T) for M-RoPE (text row + t, h, w)
     soft_mask: Tensor  # bool, the N soft-prompt slots of every sample
     image_mask: Tensor  # bool, the visual tokens
+    soft_index: Tensor  # long, positions of the soft-prompt slots in the flattened (B * T) batch
+    image_index: Tensor  # long, likewise of the visual tokens (see `scatter_rows`)
+    padded: bool  # whether any sample is shorter than the batch (host side: read without a sync)
     answer_ids: Tensor | None  # (B, A) answer token ids, -100 left-padding shorter answers
     vision: dict[str, Tensor]  # the vision tower's inputs (pixel_values, image_grid_thw, ...)
     token_cells: list[Tensor]  # per sample (n_visual, 4) image cell of each visual token, pixels
@@ -265,12 +268,17 @@ class Backbone(ABC):
             visions.append(self._vision_inputs(processed))
         input_ids, attention_mask = _left_pad(rows, self.filler_id, PAD_MULTIPLE)
         vision = self._collate_vision(visions)
+        soft_mask = (input_ids == self.filler_id) & attention_mask.bool()
+        image_mask = input_ids == self.image_token_id
         batch = ModelBatch(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=self._position_ids(input_ids, attention_mask, vision),
-            soft_mask=(input_ids == self.filler_id) & attention_mask.bool(),
-            image_mask=input_ids == self.image_token_id,
+            soft_mask=soft_mask,
+            image_mask=image_mask,
+            soft_index=soft_mask.flatten().nonzero()[:, 0],
+            image_index=image_mask.flatten().nonzero()[:, 0],
+            padded=not bool(attention_mask.all()),
             answer_ids=_left_pad(answers, -100)[0] if screens[0].answer is not None else None,
             vision=vision,
             token_cells=cells,
@@ -304,7 +312,7 @@ class Backbone(ABC):
         soft = soft.expand(embeds.shape[0], -1, -1) if soft.dim() == 2 else soft
         if soft.shape != (embeds.shape[0], batch.n_soft, embeds.shape[-1]):
             raise ValueError(f"soft prompt {tuple(soft_prompt.shape)} does not fit the batch")
-        return embeds.masked_scatter(batch.soft_mask[..., None], soft)
+        return scatter_rows(embeds, batch.soft_index, soft.reshape(-1, soft.shape[-1]))
 
     @abstractmethod
     def image_features(self, batch: ModelBatch) -> VisualFeatures:
@@ -353,16 +361,19 @@ class Backbone(ABC):
         others run SDPA. Logits are computed only at the positions that predict the answer
         tokens (or at the last position when there is no answer).
         """
-        dtype = inputs_embeds.dtype
-        hidden = inputs_embeds.masked_scatter(batch.image_mask[..., None], features.image.to(dtype))
-        with self._window_attention(min(window, self.num_layers), attention):
+        image = features.image.to(inputs_embeds.dtype)
+        hidden = scatter_rows(inputs_embeds, batch.image_index, image)
+        with (
+            self._window_attention(min(window, self.num_layers), attention),
+            self._decoder_additions(batch, features),
+        ):
             out = self.language_model(
                 inputs_embeds=hidden,
-                attention_mask=batch.attention_mask,
+                # None without padding: plain causal attention, decided on the host
+                attention_mask=batch.attention_mask if batch.padded else None,
                 position_ids=batch.position_ids,
                 use_cache=False,
                 output_attentions=bool(window) and output_attentions,
-                **self._decoder_inputs(batch, features),
             )
         length, answer = hidden.shape[1], batch.answer_length
         states = out.last_hidden_state
@@ -404,9 +415,22 @@ class Backbone(ABC):
     ) -> Tensor:
         """Position ids of a left-padded batch."""
 
-    def _decoder_inputs(self, batch: ModelBatch, features: VisualFeatures) -> dict:
-        """Extra language-model arguments (Qwen3-VL: the DeepStack features)."""
-        return {}
+    @contextmanager
+    def _decoder_additions(self, batch: ModelBatch, features: VisualFeatures) -> Iterator[None]:
+        """What the decoder layers add to their outputs during one call (Qwen3-VL: DeepStack)."""
+        yield
+
+
+def scatter_rows(states: Tensor, index: Tensor, rows: Tensor, *, add: bool = False) -> Tensor:
+    """`states` (B, T, ...) with `rows` written at (or, with `add`, added to) the flattened
+    positions `index` (`ModelBatch.soft_index`, `image_index`).
+
+    Boolean-mask indexing and `masked_scatter`'s backward wait for the GPU to count the mask;
+    positions taken on the host need no such sync.
+    """
+    flat = states.flatten(0, 1)
+    flat = flat.index_add(0, index, rows) if add else flat.index_copy(0, index, rows)
+    return flat.view_as(states)
 
 
 def _left_pad(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
 
-from fixate.models.base import Backbone, ModelBatch, VisualFeatures, unit_grid
+from fixate.models.base import Backbone, ModelBatch, VisualFeatures, scatter_rows, unit_grid
 
 
 class Qwen3VLBackbone(Backbone):
@@ -74,8 +75,28 @@ class Qwen3VLBackbone(Backbone):
         )
         return VisualFeatures(torch.cat(out.pooler_output), deepstack)
 
-    def _decoder_inputs(self, batch: ModelBatch, features: VisualFeatures) -> dict:
-        return {
-            "visual_pos_masks": batch.image_mask,
-            "deepstack_visual_embeds": list(features.deepstack),
-        }
+    @contextmanager
+    def _decoder_additions(self, batch: ModelBatch, features: VisualFeatures) -> Iterator[None]:
+        """DeepStack: feature level k is added to the visual tokens' outputs of decoder layer k.
+
+        The language model would do this itself given `deepstack_visual_embeds`, but through a
+        boolean mask (a device sync per layer, forward and backward); these hooks index with the
+        host-made `batch.image_index`.
+        """
+
+        def hook(level: Tensor) -> Callable:
+            def add(module: torch.nn.Module, args: tuple, output: Tensor) -> Tensor:
+                return scatter_rows(output, batch.image_index, level.to(output.dtype), add=True)
+
+            return add
+
+        layers = self.language_model.layers
+        handles = [
+            layers[k].register_forward_hook(hook(level))
+            for k, level in enumerate(features.deepstack)
+        ]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
