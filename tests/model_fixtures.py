@@ -19,8 +19,9 @@ from PIL import Image, ImageDraw
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from fixate.models import Backbone, Screen, load_backbone
+from fixate.models import Backbone, ModelBatch, Screen, VisualFeatures, load_backbone
 from fixate.models.tiny import TINY_KINDS, materialise
+from fixate.probe import ProbeResult, probe
 
 LETTERS = tuple("ABCDEFGHIJKLMNO")
 SMALL = (550, 300)  # Qwen: a 9x17 token grid; InternVL: 2 x 1 tiles + thumbnail
@@ -100,3 +101,15 @@ def filler_prompt(backbone: Backbone, n_soft: int) -> torch.Tensor:
     """(N, D) soft prompt equal to the filler token's embedding, fp32."""
     ids = torch.full((n_soft,), backbone.filler_id, device=backbone.device)
     return backbone.model.get_input_embeddings()(ids).float()
+
+
+def rules_training_probe(
+    backbone: Backbone, batch: ModelBatch, features: VisualFeatures
+) -> tuple[torch.nn.Parameter, ProbeResult]:
+    """A trainable soft prompt near the filler embedding and the rule-based AttnLRP's
+    differentiable probe of `batch` with it."""
+    soft = torch.nn.Parameter(filler_prompt(backbone, batch.n_soft) + 0.01)
+    result = probe(
+        backbone, batch, soft, operator="attnlrp-rules", differentiable=True, features=features
+    )
+    return soft, result

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from model_fixtures import filler_prompt, make_screen, tolerance
+from model_fixtures import filler_prompt, make_screen, rules_training_probe, tolerance
 
 from fixate.models import load_backbone
 from fixate.models.tiny import TINY_KINDS
 from fixate.probe import OPERATORS, probe
-from fixate.probe.attnlrp_rules import _FrozenRMSNorm, _IdentityRule, lrp_rules
+from fixate.probe.attnlrp_rules import _FrozenRMSNorm, _IdentityRule, _Rules, lrp_rules
 from fixate.probe.operators import (
     EPS,
     glimpse,
@@ -253,19 +253,29 @@ def _detached_rms_norm(x, weight, epsilon=1e-6):
     return weight * (x * scale.detach())
 
 
-@pytest.mark.parametrize("rule", ["identity", "rms_norm"])
-def test_rule_functions_match_the_detach_formulation(rule):
-    """Values, gradients and second derivatives (through the gradient) of the rules' autograd
-    functions equal those of the detach trick they stand for."""
-    generator = torch.Generator().manual_seed(0)
+def _rule_pair(rule: str, rules: _Rules, generator: torch.Generator):
+    """The rule's autograd function, its detach formulation, and the plain function it rules."""
     weight = torch.rand(6, generator=generator, dtype=torch.float64) + 0.5
-    pair = {
-        "identity": (lambda x: _IdentityRule.apply(x, F.silu), _detached_identity_rule),
+    return {
+        "identity": (
+            lambda x: _IdentityRule.apply(x, F.silu, rules),
+            _detached_identity_rule,
+            F.silu,
+        ),
         "rms_norm": (
-            lambda x: _FrozenRMSNorm.apply(x, weight, 1e-6),
+            lambda x: _FrozenRMSNorm.apply(x, weight, 1e-6, rules),
             lambda x: _detached_rms_norm(x, weight),
+            lambda x: F.rms_norm(x, (6,), weight, 1e-6),
         ),
     }[rule]
+
+
+@pytest.mark.parametrize("rule", ["identity", "rms_norm"])
+def test_rule_functions_match_the_detach_formulation(rule):
+    """Under the rules, values, gradients and second derivatives (through the gradient) of the
+    rules' autograd functions equal those of the detach trick they stand for."""
+    generator = torch.Generator().manual_seed(0)
+    pair = _rule_pair(rule, _Rules(active=True), generator)[:2]
     upstream = torch.randn(3, 6, generator=generator, dtype=torch.float64)
     start = torch.randn(3, 6, generator=generator, dtype=torch.float64)
     results = []
@@ -278,6 +288,33 @@ def test_rule_functions_match_the_detach_formulation(rule):
         results.append((y.detach(), grad.detach(), x.grad, w.grad))
     for ours, detached in zip(*results, strict=True):
         torch.testing.assert_close(ours, detached)
+
+
+@pytest.mark.parametrize("rule", ["identity", "rms_norm"])
+def test_rule_functions_give_true_gradients_when_the_rules_are_off(rule):
+    generator = torch.Generator().manual_seed(2)
+    ruled, _, plain = _rule_pair(rule, _Rules(active=False), generator)
+    start = torch.randn(3, 6, generator=generator, dtype=torch.float64)
+    torch.autograd.gradcheck(ruled, (start.clone().requires_grad_(True),))
+    x = start.clone().requires_grad_(True)
+    torch.testing.assert_close(ruled(x), plain(x))
+
+
+def test_rules_shape_only_the_relevance_backward(backbone, device):
+    """The rule-based trace's logits carry the model's own gradients (the answer loss trains on
+    them without a second forward pass), and no rule is left bound to the model."""
+    batch = backbone.encode([make_screen(5), make_screen(7, n_slots=10)], n_soft=3)
+    features = backbone.image_features(batch)
+    soft, traced = rules_training_probe(backbone, batch, features)
+    plain = backbone.forward(batch, backbone.embed(batch, soft), features)
+    grads = []
+    for logits in (traced.logits, plain.logits):
+        loss = F.cross_entropy(logits.float().flatten(0, 1), batch.answer_ids.flatten())
+        grads.append(torch.autograd.grad(loss, soft, retain_graph=True)[0])
+    torch.testing.assert_close(traced.logits, plain.logits, **tolerance(device))
+    torch.testing.assert_close(grads[0], grads[1], **tolerance(device))
+    assert grads[0].abs().sum() > 0
+    assert not [m for m in backbone.language_model.modules() if "forward" in vars(m)]
 
 
 @pytest.mark.gpu

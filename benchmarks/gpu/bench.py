@@ -344,11 +344,8 @@ class Bench:
             )
             target = dwell_distribution(self.dwell[:b], result.slot_mask)
             align = self.alignment(target, result.slots.float(), result.slot_mask)
-            logits = result.logits
-            if not logits.requires_grad:  # the rule-based probe's logits are not the model's
-                logits = backbone.forward(batch, backbone.embed(batch, soft), features).logits
             choice = F.cross_entropy(
-                logits.float().flatten(0, 1), batch.answer_ids.flatten(), ignore_index=-100
+                result.logits.float().flatten(0, 1), batch.answer_ids.flatten(), ignore_index=-100
             )
             loss = LAMBDA * align + CHOICE_WEIGHT * choice + BETA * self.prompt.penalty(users)
             loss.backward()

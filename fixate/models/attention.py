@@ -155,13 +155,20 @@ width stays a multiple of 8 (16-byte aligned bf16 rows, which the fast matrix ke
 
 def _minus_rows(left: Tensor, right: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
     """Operands whose product is left right^T - rows (one value per row of left): the values
-    ride as an extra column of left against a column of ones in right. The subtraction then
+    ride as extra columns of left against columns of ones in right. The subtraction then
     costs no pass over the T x T product (a broadcasting pass is slow) and is rounded once, in
-    the product's fp32 accumulator."""
+    the product's fp32 accumulator.
+
+    The fp32 values take two columns, their rounding to the operands' dtype and the remainder:
+    the difference is mostly cancellation (a row's entries minus their weighted mean), and a
+    bf16-rounded mean alone left gradients 17 % off in norm."""
+    high = rows[..., 0].to(left.dtype)
+    low = (rows[..., 0] - high).to(left.dtype)
     left = F.pad(left, (0, OFFSET_COLUMNS))
-    left[..., -OFFSET_COLUMNS] = -rows[..., 0]
+    left[..., -OFFSET_COLUMNS] = -high
+    left[..., 1 - OFFSET_COLUMNS] = -low
     right = F.pad(right, (0, OFFSET_COLUMNS))
-    right[..., -OFFSET_COLUMNS] = 1
+    right[..., -OFFSET_COLUMNS : 2 - OFFSET_COLUMNS] = 1
     return left, right.mT
 
 

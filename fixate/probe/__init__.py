@@ -33,7 +33,7 @@ class ProbeResult:
     slots: Tensor  # (B, S_max) distribution over each screen's slots, zero beyond its own
     slot_mask: Tensor  # (B, S_max) bool, True for a screen's own slots
     relevance: Tensor  # (B, T) the operator's relevance of every position for the query
-    logits: Tensor  # (B, max(A, 1), V), position j predicts answer token j (detached for rules)
+    logits: Tensor  # (B, max(A, 1), V), position j predicts answer token j
     target: Tensor  # (B,) the probed scalar
 
 
