@@ -22,10 +22,12 @@ import hashlib
 import json
 import logging
 import math
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,11 @@ log = logging.getLogger(__name__)
 
 # loss parts written to the train log, in the order of the per-step totals tensor
 LOG_PARTS = ("loss", "choice", "alignment", "penalty", "lambda")
+
+PREPARED_AHEAD = 2
+"""Batches prepared in background threads while one trains (`Trainer.encoded`). With one, two
+GPUs training a 4B model waited 25 ms for each batch of 4 and trained 22.4 samples per second;
+with two, 3 ms and 24.1 (`benchmarks/README.md`)."""
 
 
 @dataclass(frozen=True)
@@ -222,27 +229,27 @@ class Trainer:
         return PreparedBatch(rows, screens, keys, batch, dwell.to(self.backbone.device))
 
     def encoded(self, blocks: Iterable[pd.DataFrame]) -> Iterator[PreparedBatch]:
-        """The blocks' batches in order; with `prefetch`, each next one is prepared in a
-        background thread while the caller trains on the current one.
+        """The blocks' batches in order; with `prefetch`, the next `PREPARED_AHEAD` are prepared
+        in background threads while the caller trains on the current one.
 
-        Reading, image processing and tokenising take about as long as a 4B training step on a
-        GPU; PIL, numpy and the tokenisers release the GIL, so the thread overlaps them with the
-        step (1.6x the samples per second on one GPU, `benchmarks/gpu/data_parallel.py`).
-        `blocks` may be lazy and is read one block ahead, so `fit` passes every remaining
-        epoch's blocks at once: the prefetch then runs across epoch boundaries instead of
-        stalling each epoch's start by one batch's encoding. Closing the iterator early (an
-        early stop, an error) shuts the thread down; a batch prepared ahead is then dropped.
+        Reading, image processing and tokenising a batch take about as long as a 4B training
+        step on a GPU; PIL, numpy and the tokenisers release the GIL, so the threads overlap
+        them with the step, and two threads overlap one batch's reading with another's image
+        processing (the processor itself runs one call at a time). `blocks` may be lazy and is
+        read `PREPARED_AHEAD` blocks ahead, so `fit` passes every remaining epoch's blocks at
+        once: the prefetch then runs across epoch boundaries instead of stalling each epoch's
+        start. Closing the iterator early (an early stop, an error) shuts the threads down;
+        batches prepared ahead are then dropped.
         """
         if not self.prefetch:
             yield from map(self.prepare, blocks)
             return
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=PREPARED_AHEAD) as pool:
             futures = (pool.submit(self.prepare, block) for block in blocks)
-            current = next(futures, None)
-            while current is not None:
-                upcoming = next(futures, None)  # queued before the caller gets this batch
-                yield current.result()
-                current = upcoming
+            pending = deque(islice(futures, PREPARED_AHEAD))
+            while pending:
+                pending.extend(islice(futures, 1))  # queued before the caller gets this batch
+                yield pending.popleft().result()
 
     def loss(
         self, block: pd.DataFrame, step: int, prepared: PreparedBatch | None = None

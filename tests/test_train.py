@@ -17,7 +17,7 @@ from fixate.data.samples import write_samples
 from fixate.evaluate import MODES
 from fixate.models import load_backbone
 from fixate.models.tiny import TINY_KINDS
-from fixate.train import NonFiniteLoss, TrainConfig, Trainer, run
+from fixate.train import PREPARED_AHEAD, NonFiniteLoss, TrainConfig, Trainer, run
 
 pytest_plugins = ["model_fixtures"]
 LETTERS = list("ABCDEFGHIJ")
@@ -222,8 +222,10 @@ def test_the_prefetch_runs_across_epochs_and_trains_the_same(qwen, shards, tmp_p
         runs[prefetch] = t, list(at_step), len(prepared)
     (inline, inline_steps, inline_count), (ahead, ahead_steps, ahead_count) = runs.values()
     assert inline_steps == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert ahead_steps[3] == 5  # epoch 2's first batch, ready as epoch 1's last step ends
-    assert (inline_count, ahead_count) == (8, 9)  # epoch 3's first batch: prepared, dropped
+    # epoch 2's first batch is ready as epoch 1's last step ends
+    assert 5 <= ahead_steps[3] <= 4 + PREPARED_AHEAD
+    # epoch 3's first batches: prepared, then dropped
+    assert (inline_count, ahead_count) == (8, 8 + PREPARED_AHEAD)
     assert pools() == before  # the early stop shut the prefetch thread down
     assert inline.state["log"] == ahead.state["log"]
     assert [row["epoch"] for row in ahead.state["log"]] == [1] * 4 + [2] * 4

@@ -11,7 +11,9 @@ The clock is read after every optimiser step (whose `.tolist()` waits for the de
 is the samples trained after the end of epoch 1 divided by the time from the end of epoch 1 to the
 last step: the steady state, leaving out the first epoch (it fills the vision-feature cache and
 warms up the kernels) but keeping the epoch boundaries, where the prefetch of the next epoch's
-first batch overlaps the last step; the per-epoch seconds (step end to step end) are reported too.
+first batch overlaps the last step; the per-epoch seconds (step end to step end) are reported too,
+and `batch_wait_ms`: how long the loop waited for each next prepared batch, the mean after epoch 1
+(near zero while reading and encoding keep ahead of the GPU).
 The same seeds give the same batches on any number of GPUs, so the final soft prompts and the
 train-log losses are compared with the first run; repeating the one-GPU run (`--gpus 1,1,2`, the
 default) shows how far bf16 kernels alone move two identical runs apart.
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -118,6 +121,21 @@ def worker(args: argparse.Namespace) -> None:
         return means
 
     trainer.optimiser_step = timed_step
+    waits: list[float] = []  # seconds the loop waited for each prepared batch
+    encoded = trainer.encoded
+
+    def timed_batches(blocks):
+        stream = encoded(blocks)
+        with closing(stream):
+            while True:
+                started = time.perf_counter()
+                prepared = next(stream, None)
+                if prepared is None:
+                    return
+                waits.append(time.perf_counter() - started)
+                yield prepared
+
+    trainer.encoded = timed_batches
     if backbone.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
@@ -127,12 +145,14 @@ def worker(args: argparse.Namespace) -> None:
     epoch_s = [b - a for a, b in itertools.pairwise(ends)]
     first = 1 if len(epoch_s) > 1 else 0  # steady state from the end of epoch 1
     samples_per_s = args.samples * (len(epoch_s) - first) / (ends[-1] - ends[first])
+    steady = waits[len(waits) * first // len(epoch_s) :]  # the batches after epoch 1
     if processes.is_main_process:
         trainer.prompt.save(work / f"prompt{args.tag}.safetensors")
         result = {
             "gpus": processes.num_processes,
             "epoch_s": epoch_s,
             "samples_per_s": samples_per_s,
+            "batch_wait_ms": 1000 * sum(steady) / max(1, len(steady)),
             "peak_gib_rank0": torch.cuda.max_memory_allocated() / 2**30
             if backbone.device.type == "cuda"
             else None,
@@ -154,6 +174,7 @@ def compare(work: Path, runs: int) -> list[dict]:
             {
                 "gpus": r["gpus"],
                 "samples_per_s": round(r["samples_per_s"], 2),
+                "batch_wait_ms": round(r["batch_wait_ms"], 1),
                 "speedup": round(r["samples_per_s"] / results[0]["samples_per_s"], 3),
                 "epoch_s": [round(t, 2) for t in r["epoch_s"]],
                 "peak_gib_rank0": r["peak_gib_rank0"] and round(r["peak_gib_rank0"], 1),

@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -97,7 +98,7 @@ class ModelBatch:
     image_index: Tensor  # long, likewise of the visual tokens (see `scatter_rows`)
     padded: bool  # whether any sample is shorter than the batch (host side: read without a sync)
     answer_ids: Tensor | None  # (B, A) answer token ids, -100 left-padding shorter answers
-    vision: dict[str, Tensor]  # the vision tower's inputs (pixel_values, image_grid_thw, ...)
+    screen_vision: list[dict[str, Tensor]]  # per screen, the vision tower's inputs (host memory)
     token_cells: list[Tensor]  # per sample (n_visual, 4) image cell of each visual token, pixels
     token_weights: list[Tensor]  # per sample (n_visual,) weight of each visual token's cell
     slot_boxes: list[Tensor]  # per sample (S, 4) slot boxes, pixels
@@ -112,17 +113,32 @@ class ModelBatch:
         """The position whose prediction is probed: the one predicting the last answer token."""
         return self.input_ids.shape[1] - (2 if self.answer_length else 1)
 
+    @cached_property
+    def vision(self) -> dict[str, Tensor]:
+        """The vision tower's inputs of the batch (pixel_values, image_grid_thw, ...), collated and
+        on the batch's device when first read.
+
+        Only a screen missing from a feature cache needs its pixels: collating and copying them
+        for every batch took about a third of a batch's preparation on the CPU.
+        """
+        keys = self.screen_vision[0]
+        device = self.input_ids.device
+        return {k: torch.cat([v[k] for v in self.screen_vision]).to(device) for k in keys}
+
     def to(self, device: torch.device | str) -> ModelBatch:
+        """The batch on `device`, but for `screen_vision` (see `vision`)."""
+
         def move(value):
             if isinstance(value, Tensor):
                 return value.to(device)
             if isinstance(value, list):
                 return [move(item) for item in value]
-            if isinstance(value, dict):
-                return {key: move(item) for key, item in value.items()}
             return value
 
-        return replace(self, **{f.name: move(getattr(self, f.name)) for f in fields(self)})
+        moved = {
+            f.name: move(getattr(self, f.name)) for f in fields(self) if f.name != "screen_vision"
+        }
+        return replace(self, **moved)
 
 
 @dataclass(frozen=True)
@@ -267,20 +283,19 @@ class Backbone(ABC):
             weights.append(cell_weights)
             visions.append(self._vision_inputs(processed))
         input_ids, attention_mask = _left_pad(rows, self.filler_id, PAD_MULTIPLE)
-        vision = self._collate_vision(visions)
         soft_mask = (input_ids == self.filler_id) & attention_mask.bool()
         image_mask = input_ids == self.image_token_id
         batch = ModelBatch(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            position_ids=self._position_ids(input_ids, attention_mask, vision),
+            position_ids=self._position_ids(input_ids, attention_mask, visions),
             soft_mask=soft_mask,
             image_mask=image_mask,
             soft_index=soft_mask.flatten().nonzero()[:, 0],
             image_index=image_mask.flatten().nonzero()[:, 0],
             padded=not bool(attention_mask.all()),
             answer_ids=_left_pad(answers, -100)[0] if screens[0].answer is not None else None,
-            vision=vision,
+            screen_vision=visions,
             token_cells=cells,
             token_weights=weights,
             slot_boxes=[torch.as_tensor(s.slot_boxes, dtype=torch.float32) for s in screens],
@@ -321,16 +336,11 @@ class Backbone(ABC):
     def screen_features(self, batch: ModelBatch, indices: Sequence[int]) -> VisualFeatures:
         """`image_features` of only the screens `indices` of `batch`, rows in that order.
 
-        Lets a feature cache run the tower on just the screens it lacks. The vision inputs are
-        split by each screen's visual-token count, which is host metadata, so no device sync.
+        Lets a feature cache run the tower on just the screens it lacks.
         """
-        sizes = [self._vision_rows(len(cells)) for cells in batch.token_cells]
-        parts = {
-            key: value.split([size[key] for size in sizes]) for key, value in batch.vision.items()
-        }
-        vision = self._collate_vision([{key: parts[key][i] for key in parts} for i in indices])
         # image_features reads only the vision inputs of the batch it is given
-        return self.image_features(replace(batch, vision=vision))
+        chosen = [batch.screen_vision[i] for i in indices]
+        return self.image_features(replace(batch, screen_vision=chosen))
 
     @contextmanager
     def _window_attention(self, window: int, attention: Callable) -> Iterator[None]:
@@ -402,18 +412,10 @@ class Backbone(ABC):
         """The vision tower's inputs of one processed screen."""
 
     @abstractmethod
-    def _collate_vision(self, visions: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        """Concatenate per-screen vision inputs in batch order."""
-
-    @abstractmethod
-    def _vision_rows(self, n_visual: int) -> dict[str, int]:
-        """Rows of each vision input (first dimension) of a screen with `n_visual` tokens."""
-
-    @abstractmethod
     def _position_ids(
-        self, input_ids: Tensor, attention_mask: Tensor, vision: dict[str, Tensor]
+        self, input_ids: Tensor, attention_mask: Tensor, visions: list[dict[str, Tensor]]
     ) -> Tensor:
-        """Position ids of a left-padded batch."""
+        """Position ids of a left-padded batch (`visions`: each screen's vision inputs)."""
 
     @contextmanager
     def _decoder_additions(self, batch: ModelBatch, features: VisualFeatures) -> Iterator[None]:

@@ -85,15 +85,8 @@ class InternVLBackbone(Backbone):
     def _vision_inputs(self, processed: Mapping) -> dict[str, Tensor]:
         return {"pixel_values": processed["pixel_values"]}
 
-    def _collate_vision(self, visions: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        return {"pixel_values": torch.cat([vision["pixel_values"] for vision in visions])}
-
-    def _vision_rows(self, n_visual: int) -> dict[str, int]:
-        """One tile (thumbnail included) per `image_seq_length` visual tokens."""
-        return {"pixel_values": n_visual // self.processor.image_seq_length}
-
     def _position_ids(
-        self, input_ids: Tensor, attention_mask: Tensor, vision: dict[str, Tensor]
+        self, input_ids: Tensor, attention_mask: Tensor, visions: list[dict[str, Tensor]]
     ) -> Tensor:
         """1-D positions counted from each sample's first real token (left padding)."""
         return (attention_mask.cumsum(-1) - 1).clamp(min=0)

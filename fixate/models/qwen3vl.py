@@ -36,16 +36,8 @@ class Qwen3VLBackbone(Backbone):
             "image_grid_thw": processed["image_grid_thw"],
         }
 
-    def _collate_vision(self, visions: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        return {key: torch.cat([vision[key] for vision in visions]) for key in visions[0]}
-
-    def _vision_rows(self, n_visual: int) -> dict[str, int]:
-        """One grid row per screen; merge x merge patches per visual token (one frame)."""
-        merge = self.model.config.vision_config.spatial_merge_size
-        return {"pixel_values": n_visual * merge**2, "image_grid_thw": 1}
-
     def _position_ids(
-        self, input_ids: Tensor, attention_mask: Tensor, vision: dict[str, Tensor]
+        self, input_ids: Tensor, attention_mask: Tensor, visions: list[dict[str, Tensor]]
     ) -> Tensor:
         """(4, B, T): the text row the causal mask uses, then M-RoPE's (t, h, w) rows.
 
@@ -57,7 +49,7 @@ class Qwen3VLBackbone(Backbone):
         rope, _ = self.model.model.get_rope_index(
             input_ids,
             mm_token_type_ids=token_types,
-            image_grid_thw=vision["image_grid_thw"],
+            image_grid_thw=torch.cat([vision["image_grid_thw"] for vision in visions]),
             attention_mask=attention_mask,
         )
         text = (attention_mask.cumsum(-1) - 1).clamp(min=0)
