@@ -62,7 +62,7 @@ class _Scaled(torch.autograd.Function):
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, None, None]:
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
         return (grad * ctx.factor if ctx.rules.active else grad), None, None
 
 
