@@ -9,10 +9,12 @@ The same loop trains on one CPU, one GPU or several processes started by `accele
 the summed gradients (one all-reduce of the tiny trainable parameters per step) equal what one
 process accumulates, so the run follows the same trajectory on any number of devices. No
 DistributedDataParallel wrapper is needed for a few hundred thousand parameters, and a process
-whose share of a step is empty simply contributes zeros.
+whose share of a step is empty simply contributes zeros. After their first epoch the processes
+share their cached visual features, which one process would have all of by then.
 The best epoch is chosen on the validation split by the composite score; every evaluation writes a
 checkpoint (named by a digest of the run's configuration) that a killed job resumes from, giving
-the same result as an uninterrupted run, because batch order depends only on (seed, epoch).
+the same result as an uninterrupted run, because batch order depends only on (seed, epoch) (up to
+the last bits of visual features that the resumed job computes in other batch shapes).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from fixate.data.tables import atomic_path, write_json, write_parquet
 from fixate.evaluate import MODES, ProbeSettings, batches, evaluate_model
 from fixate.losses import AlignmentLoss, attention_weight, dwell_distribution
 from fixate.metrics import METRICS, aggregate, composite_score
-from fixate.models import Backbone, ModelBatch, Screen, load_backbone
+from fixate.models import Backbone, ModelBatch, Screen, ScreenEncoding, load_backbone
 from fixate.models.cache import FeatureCache, screen_key
 from fixate.probe import probe
 from fixate.prompt import SoftPrompt
@@ -58,7 +60,7 @@ LOG_PARTS = ("loss", "choice", "alignment", "penalty", "lambda")
 PREPARED_AHEAD = 2
 """Batches prepared in background threads while one trains (`Trainer.encoded`). With one, two
 GPUs training a 4B model waited 25 ms for each batch of 4 and trained 22.4 samples per second;
-with two, 3 ms and 24.1 (`benchmarks/README.md`)."""
+with two, 3 ms and 24.1 (`benchmarks/README.md`, before encodings were kept per sample)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,41 @@ class PreparedBatch:
     dwell: torch.Tensor
 
 
+@dataclass(frozen=True)
+class StepRecord:
+    """An optimiser step's loss-part sums and counts and whether it was applied, copied to the
+    host behind the step without waiting for it.
+
+    `read` is called once the next step has been launched; the host is never far ahead of the
+    device, so by then the copy has landed and reading it does not stall the launches.
+    """
+
+    step: int
+    values: torch.Tensor  # sums, counts (LOG_PARTS each), then 1.0 if the step was applied
+    copied: torch.cuda.Event | None  # recorded after the copy on a GPU
+
+    @classmethod
+    def queue(cls, step: int, totals: torch.Tensor, applied: torch.Tensor) -> StepRecord:
+        values = torch.cat([totals.flatten(), applied.float().reshape(1)])
+        if values.device.type != "cuda":
+            return cls(step, values, None)
+        host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
+        host.copy_(values, non_blocking=True)
+        copied = torch.cuda.Event()
+        copied.record()
+        return cls(step, host, copied)
+
+    def read(self) -> dict[str, float] | None:
+        """The step's mean loss parts, or None if the step was skipped."""
+        if self.copied is not None:
+            self.copied.synchronize()
+        *flat, applied = self.values.tolist()
+        if not applied:
+            return None
+        sums, counts = flat[: len(LOG_PARTS)], flat[len(LOG_PARTS) :]
+        return {k: s / n for k, s, n in zip(LOG_PARTS, sums, counts, strict=True) if n > 0}
+
+
 class NonFiniteLoss(RuntimeError):
     """Raised when the loss or its gradient stays NaN or infinite for too many steps in a row."""
 
@@ -142,6 +179,7 @@ class Trainer:
     ):
         self.backbone = backbone
         self.feature_cache = FeatureCache(backbone)
+        self.layouts: dict[tuple, ScreenEncoding] = {}  # see `encode_screen`
         self.config = config
         self.seed = seed
         self.run_dir = Path(run_dir)
@@ -188,7 +226,8 @@ class Trainer:
         if not trainable:  # a frozen prompt still runs the loop, but nothing changes
             self._idle = torch.nn.Parameter(torch.zeros((), device=backbone.device))
             trainable = [{"params": [self._idle], "lr": 0.0}]
-        self.optimizer = torch.optim.AdamW(trainable)
+        self.optimizer = torch.optim.AdamW(trainable, fused=True)  # see optimiser_step
+        self.nan_streak = 0  # skipped steps in a row
         self.trainable = [p for group in trainable for p in group["params"]]
         self.alignment = AlignmentLoss(config.alignment, config.gamma, config.top_k)
         self.checkpoint = self.run_dir / f"checkpoint-{config.digest(seed, len(selected))}.pt"
@@ -222,11 +261,31 @@ class Trainer:
         device)."""
         rows = block.to_dict("records")
         screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
-        batch = self.backbone.encode(screens, self.prompt.n_tokens, self.config.probe.instruction)
+        keys = [screen_key(s) for s in screens]
+        encodings = [self.encode_screen(s, key) for s, key in zip(screens, keys, strict=True)]
+        batch = self.backbone.collate(encodings)
         width = max(len(boxes) for boxes in batch.slot_boxes)
         dwell = padded([row[SIGNAL_COLUMNS[self.config.signal]] for row in rows], width)
-        keys = [screen_key(s) for s in screens]
         return PreparedBatch(rows, screens, keys, batch, dwell.to(self.backbone.device))
+
+    def encode_screen(self, screen: Screen, key: str) -> ScreenEncoding:
+        """The screen's encoding (`key`: its `screen_key`), through the image processor only the
+        first time.
+
+        The image processor costs about 45 ms per screen at the 4B scale, most of a batch's
+        preparation, and a screen whose visual features are cached needs only its token layout.
+        So each sample's encoding is kept without pixels and reused once the feature cache holds
+        the screen's features, which is every later epoch while the cache has room.
+        """
+        boxes = screen.slot_boxes.tobytes()
+        sample = (key, screen.profile, screen.slot_names, screen.answer, boxes)
+        known = self.layouts.get(sample)
+        if known is not None and key in self.feature_cache:
+            return known
+        cfg = self.config
+        encoding = self.backbone.encode_screen(screen, self.prompt.n_tokens, cfg.probe.instruction)
+        self.layouts[sample] = encoding.without_pixels()
+        return encoding
 
     def encoded(self, blocks: Iterable[pd.DataFrame]) -> Iterator[PreparedBatch]:
         """The blocks' batches in order; with `prefetch`, the next `PREPARED_AHEAD` are prepared
@@ -308,7 +367,6 @@ class Trainer:
         """
         cfg = self.config
         self._resume()
-        nan_streak = 0
         epochs = range(self.state["epoch"] + 1, cfg.epochs + 1)
         stream = self.encoded(
             block for epoch in epochs for step in self.step_plan(epoch) for block in step
@@ -316,6 +374,7 @@ class Trainer:
         with closing(stream):
             for epoch in epochs:
                 self.optimizer.zero_grad(set_to_none=True)
+                record = None  # the step before this one, read once this one is launched
                 for step_blocks in tqdm(
                     self.step_plan(epoch),
                     desc=f"epoch {epoch}/{cfg.epochs}",
@@ -328,18 +387,14 @@ class Trainer:
                         if loss.requires_grad:  # a frozen prompt has nothing to differentiate
                             (loss / cfg.grad_accum).backward()
                         self.add_parts(totals, {**parts, "loss": loss})
-                    means = self.optimiser_step(totals)
-                    if means is None:
-                        nan_streak += 1
-                        log.warning("epoch %d: non-finite loss or gradient, step skipped", epoch)
-                        if nan_streak >= cfg.max_nan_steps:
-                            raise NonFiniteLoss(
-                                f"{nan_streak} non-finite losses in a row; lower the learning "
-                                "rates or check the samples"
-                            )
-                        continue
-                    nan_streak = 0
-                    self.state["log"].append({"epoch": epoch, "step": self.state["step"], **means})
+                    previous, record = record, self.optimiser_step(totals)
+                    if previous is not None:
+                        self.log_step(previous, epoch)
+                if record is not None:
+                    self.log_step(record, epoch)
+                if epoch == epochs[0] and self.processes.num_processes > 1:
+                    received = self.feature_cache.share()
+                    log.info("visual features of %d screens from the other processes", received)
                 row = self.state["log"][-1] if self.state["log"] else {"epoch": epoch}
                 if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
                     score = self.validate()
@@ -378,11 +433,17 @@ class Trainer:
                 totals[0, j] += value.detach() if torch.is_tensor(value) else value
                 totals[1, j] += 1
 
-    def optimiser_step(self, totals: torch.Tensor) -> dict[str, float] | None:
+    def optimiser_step(self, totals: torch.Tensor) -> StepRecord:
         """Sum gradients and loss parts over processes, clip, and step unless anything is
-        non-finite; return the step's mean loss parts, or None when the step was skipped.
+        non-finite, without waiting for the device: the check and the skip happen there.
 
-        The only host syncs of a step are here (the finiteness check and the log values).
+        Reading whether the step was applied would stall the host until the device finished the
+        step, and with the GPU step about as long as the host's launching of it, every such stall
+        leaves the GPU idle while the next batch's first kernels are launched. So the fused AdamW
+        gets the verdict as its `found_inf` (the flag `torch.amp.GradScaler` hands it: the kernel
+        leaves parameters, moments and step count untouched), and the step's loss parts and
+        verdict come back as a `StepRecord` that `log_step` reads one step later. The step
+        counter (the attention weight's warm-up) counts skipped steps too.
         """
         cfg = self.config
         if self.processes.num_processes > 1:
@@ -400,15 +461,28 @@ class Trainer:
         ):
             if param.grad is not None:
                 norms.append(torch.nn.utils.clip_grad_norm_([param], limit))
-        finite = bool(torch.isfinite(torch.stack(norms)).all())
-        if finite:
-            self.optimizer.step()
-            self.state["step"] += 1
+        finite = torch.isfinite(torch.stack(norms)).all()
+        self.optimizer.found_inf = (~finite).float()
+        self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        if not finite:
-            return None
-        sums, counts = totals.tolist()
-        return {k: s / n for k, s, n in zip(LOG_PARTS, sums, counts, strict=True) if n > 0}
+        self.state["step"] += 1
+        return StepRecord.queue(self.state["step"], totals, finite)
+
+    def log_step(self, record: StepRecord, epoch: int) -> None:
+        """Add a finished step's mean loss parts to the train log, or count it as skipped and
+        stop the run after `max_nan_steps` skipped steps in a row."""
+        means = record.read()
+        if means is None:
+            self.nan_streak += 1
+            log.warning("epoch %d: non-finite loss or gradient, step skipped", epoch)
+            if self.nan_streak >= self.config.max_nan_steps:
+                raise NonFiniteLoss(
+                    f"{self.nan_streak} non-finite losses in a row; lower the learning rates or "
+                    "check the samples"
+                )
+            return
+        self.nan_streak = 0
+        self.state["log"].append({"epoch": epoch, "step": record.step, **means})
 
     def validate(self) -> float:
         """Composite score of the soft prompt on the validation split (teacher-forced)."""

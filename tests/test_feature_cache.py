@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
+from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from model_fixtures import filler_prompt, make_screen, tolerance
 
+from fixate.models import load_backbone
 from fixate.models.cache import FeatureCache, screen_key
 from fixate.probe import probe
 
@@ -72,3 +78,38 @@ def test_memory_bounds(backbone, device):
     assert_same_features(again, full, device)
     with pytest.raises(ValueError, match="2 screens for a batch of 3"):
         cache.features(batch, screens[:2])
+
+
+def _cache_of_one_process(rank: int, model_dir: str, port: int, out: str) -> None:
+    """One of two gloo processes: cache its own screens (screen 7 in both), then share."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        backbone = load_backbone(model_dir, "qwen3vl", device="cpu")
+        cache = FeatureCache(backbone)
+        for slot in ((1, 7), (7, 9))[rank]:
+            screen = make_screen(slot)
+            cache.features(backbone.encode([screen]), [screen])
+        received = cache.share()
+        torch.save({"received": received, "entries": cache._entries}, Path(out) / f"{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_processes_share_their_cached_features(tiny_models, tmp_path):
+    """After `share`, both processes hold the three screens either has seen, as computed."""
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    mp.spawn(
+        _cache_of_one_process,
+        args=(str(tiny_models["tiny-qwen3vl"]), port, str(tmp_path)),
+        nprocs=2,
+    )
+    first, second = (torch.load(tmp_path / f"{r}.pt", weights_only=False) for r in (0, 1))
+    assert (first["received"], second["received"]) == (1, 1)
+    keys = {screen_key(make_screen(slot)) for slot in (1, 7, 9)}
+    assert set(first["entries"]) == set(second["entries"]) == keys
+    for key in keys:
+        for ours, theirs in zip(first["entries"][key], second["entries"][key], strict=True):
+            torch.testing.assert_close(ours, theirs, rtol=0, atol=0)

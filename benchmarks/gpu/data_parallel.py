@@ -7,7 +7,8 @@ screens (1100 x 619, 15 slots) as Sample rows, and runs the real `fixate.train.T
 plan, gradient all-reduce, clipping, AdamW) for a few epochs with no validation split. One process
 runs as a plain Python process, several under `accelerate launch` (`fixate.launch`'s command).
 
-The clock is read after every optimiser step (whose `.tolist()` waits for the device). Throughput
+The clock is read after every optimiser step's log values are read: one step late within an
+epoch, and at the epoch's end for its last step, which waits for the device there. Throughput
 is the samples trained after the end of epoch 1 divided by the time from the end of epoch 1 to the
 last step: the steady state, leaving out the first epoch (it fills the vision-feature cache and
 warms up the kernels) but keeping the epoch boundaries, where the prefetch of the next epoch's
@@ -112,15 +113,14 @@ def worker(args: argparse.Namespace) -> None:
         processes=processes,
         prefetch=not args.no_prefetch,
     )
-    marks: list[float] = []  # the clock after each optimiser step
-    step = trainer.optimiser_step
+    marks: list[float] = []  # the clock after each step's log values are read
+    log_step = trainer.log_step
 
-    def timed_step(totals: torch.Tensor) -> dict[str, float] | None:
-        means = step(totals)  # its finiteness check and .tolist() wait for the device
+    def timed_log_step(record, epoch: int) -> None:
+        log_step(record, epoch)  # an epoch's last step is read at its end, waiting for the device
         marks.append(time.perf_counter())
-        return means
 
-    trainer.optimiser_step = timed_step
+    trainer.log_step = timed_log_step
     waits: list[float] = []  # seconds the loop waited for each prepared batch
     encoded = trainer.encoded
 

@@ -14,6 +14,7 @@ from fixate.models.base import (
     ForwardOutput,
     ModelBatch,
     Screen,
+    ScreenEncoding,
     VisualFeatures,
 )
 from fixate.models.internvl import InternVLBackbone
@@ -29,6 +30,7 @@ __all__ = [
     "ModelBatch",
     "Qwen3VLBackbone",
     "Screen",
+    "ScreenEncoding",
     "VisualFeatures",
     "load_backbone",
 ]

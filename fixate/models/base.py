@@ -19,6 +19,7 @@ works on transformers 5.17 and 5.24 alike and still lets the probe (a) keep Deep
 
 from __future__ import annotations
 
+import copy
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -57,6 +58,8 @@ PAD_MULTIPLE = 8
 rule-based attention ran in misaligned-operand kernels, and padding to 840 made the 4B training
 step 4 % (attnlrp) and 12 % (rule-based AttnLRP) faster at batch 4 (`benchmarks/README.md`)."""
 
+PIXELS = "pixel_values"  # the vision inputs a cached screen can do without
+
 
 @dataclass(frozen=True)
 class Screen:
@@ -83,6 +86,28 @@ class Screen:
             profile=str(row["profile"]),
             answer=names[int(row["label"])] if teacher_forced else None,
         )
+
+
+@dataclass(frozen=True)
+class ScreenEncoding:
+    """One screen's part of a batch before padding: `Backbone.encode_screen` makes it and
+    `Backbone.collate` pads several into a `ModelBatch`.
+
+    A screen whose visual features are cached needs only its token layout, not its pixels: the
+    trainer keeps each training sample's encoding `without_pixels` and reuses it in later epochs
+    instead of running the image processor again.
+    """
+
+    ids: Tensor  # the prompt's token ids, then the answer's
+    answer: list[int] | None  # the answer's token ids (teacher forcing), or None
+    cells: Tensor  # (n_visual, 4) image cell of each visual token, pixels
+    weights: Tensor  # (n_visual,) weight of each visual token's cell
+    vision: dict[str, Tensor]  # the vision tower's inputs (pixel_values, image_grid_thw, ...)
+    slot_boxes: Tensor  # (S, 4) slot boxes, pixels
+    n_soft: int
+
+    def without_pixels(self) -> ScreenEncoding:
+        return replace(self, vision={k: v for k, v in self.vision.items() if k != PIXELS})
 
 
 @dataclass(frozen=True)
@@ -121,6 +146,11 @@ class ModelBatch:
         Only a screen missing from a feature cache needs its pixels: collating and copying them
         for every batch took about a third of a batch's preparation on the CPU.
         """
+        if any(PIXELS not in vision for vision in self.screen_vision):
+            raise ValueError(
+                "a screen of this batch was encoded without its pixels (kept for a screen whose "
+                "visual features are cached), but the vision tower needs them"
+            )
         keys = self.screen_vision[0]
         device = self.input_ids.device
         return {k: torch.cat([v[k] for v in self.screen_vision]).to(device) for k in keys}
@@ -194,9 +224,7 @@ class Backbone(ABC):
             raise ValueError("the tokenizer needs a pad token (used for padding and as filler)")
         self.filler_token: str = tokenizer.pad_token
         self.filler_id: int = tokenizer.pad_token_id
-        # a fast tokenizer may not be entered from two threads at once (the trainer encodes its
-        # next batch in a background thread while the main thread validates)
-        self._processor_lock = threading.Lock()
+        self._per_thread = threading.local()  # see `thread_processor`
 
     # ------------------------------------------------------------------ model facts
     @property
@@ -227,6 +255,21 @@ class Backbone(ABC):
     def image_token_id(self) -> int:
         return self.model.config.image_token_id
 
+    @property
+    def thread_processor(self) -> ProcessorMixin:
+        """The calling thread's own copy of the processor.
+
+        A fast tokenizer may not be entered from two threads at once (the processor call sets its
+        padding and truncation), and the trainer prepares batches in background threads while the
+        main thread may validate. One copy per thread, rather than a lock around one processor,
+        lets those threads resize and normalise images at the same time (PIL and numpy release
+        the GIL): at the 4B scale the image processor costs about 45 ms per screen.
+        """
+        processor = getattr(self._per_thread, "processor", None)
+        if processor is None:
+            processor = self._per_thread.processor = copy.deepcopy(self.processor)
+        return processor
+
     def answer_ids(self, text: str) -> list[int]:
         """Token ids of an answer as appended after the generation prompt."""
         return self.tokenizer.encode(text, add_special_tokens=False)
@@ -250,41 +293,57 @@ class Backbone(ABC):
         n_soft: int = 0,
         instruction: str = DEFAULT_INSTRUCTION,
     ) -> ModelBatch:
-        """Encode screens into one left-padded batch on the model's device.
+        """Encode screens into one left-padded batch on the model's device (`collate`)."""
+        return self.collate([self.encode_screen(s, n_soft, instruction) for s in screens])
 
-        Every screen gets the same template; answers are appended as tokens when present (all
+    def encode_screen(
+        self, screen: Screen, n_soft: int = 0, instruction: str = DEFAULT_INSTRUCTION
+    ) -> ScreenEncoding:
+        """One screen's tokens, token cells and vision inputs (the image processor's work)."""
+        image = self._fit(screen.image)
+        processed = self.thread_processor(
+            text=[self.chat_text(screen, n_soft, instruction)],
+            images=[image],
+            return_tensors="pt",
+        )
+        ids = processed["input_ids"][0]
+        if int((ids == self.filler_id).sum()) != n_soft:
+            raise ValueError("the prompt text itself contains the filler token")
+        answer = None if screen.answer is None else self.answer_ids(screen.answer)
+        unit_cells, cell_weights = self._token_cells(processed, image.size)
+        if unit_cells.shape[0] != int((ids == self.image_token_id).sum()):
+            raise RuntimeError(f"{self.kind}: token cells do not match the visual tokens")
+        width, height = screen.image.size
+        return ScreenEncoding(
+            ids=torch.cat([ids, torch.tensor(answer or [], dtype=ids.dtype)]),
+            answer=answer,
+            cells=unit_cells * torch.tensor([width, height, width, height]),
+            weights=cell_weights,
+            vision=self._vision_inputs(processed),
+            slot_boxes=torch.as_tensor(screen.slot_boxes, dtype=torch.float32),
+            n_soft=n_soft,
+        )
+
+    def collate(self, encodings: Sequence[ScreenEncoding]) -> ModelBatch:
+        """One left-padded batch of encoded screens, on the model's device.
+
+        Every screen has the same template; answers are appended as tokens when present (all
         screens of a batch must have one, or none). Left padding (to a multiple of
         `PAD_MULTIPLE` positions) puts every query at the same position, so the probe reads one
         row for the whole batch.
         """
-        with_answer = {screen.answer is not None for screen in screens}
-        if len(with_answer) != 1:
+        if len({e.answer is not None for e in encodings}) != 1:
             raise ValueError("either every screen of a batch has an answer, or none has")
-        rows, answers, cells, weights, visions = [], [], [], [], []
-        for screen in screens:
-            image = self._fit(screen.image)
-            with self._processor_lock:
-                processed = self.processor(
-                    text=[self.chat_text(screen, n_soft, instruction)],
-                    images=[image],
-                    return_tensors="pt",
-                )
-            ids = processed["input_ids"][0]
-            if int((ids == self.filler_id).sum()) != n_soft:
-                raise ValueError("the prompt text itself contains the filler token")
-            answer = [] if screen.answer is None else self.answer_ids(screen.answer)
-            rows.append(torch.cat([ids, torch.tensor(answer, dtype=ids.dtype)]))
-            answers.append(answer)
-            unit_cells, cell_weights = self._token_cells(processed, image.size)
-            if unit_cells.shape[0] != int((ids == self.image_token_id).sum()):
-                raise RuntimeError(f"{self.kind}: token cells do not match the visual tokens")
-            width, height = screen.image.size
-            cells.append(unit_cells * torch.tensor([width, height, width, height]))
-            weights.append(cell_weights)
-            visions.append(self._vision_inputs(processed))
-        input_ids, attention_mask = _left_pad(rows, self.filler_id, PAD_MULTIPLE)
+        n_soft = {e.n_soft for e in encodings}
+        if len(n_soft) != 1:
+            raise ValueError(f"screens encoded with different soft-prompt lengths {n_soft}")
+        input_ids, attention_mask = _left_pad(
+            [e.ids for e in encodings], self.filler_id, PAD_MULTIPLE
+        )
         soft_mask = (input_ids == self.filler_id) & attention_mask.bool()
         image_mask = input_ids == self.image_token_id
+        visions = [e.vision for e in encodings]
+        with_answer = encodings[0].answer is not None
         batch = ModelBatch(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -294,12 +353,12 @@ class Backbone(ABC):
             soft_index=soft_mask.flatten().nonzero()[:, 0],
             image_index=image_mask.flatten().nonzero()[:, 0],
             padded=not bool(attention_mask.all()),
-            answer_ids=_left_pad(answers, -100)[0] if screens[0].answer is not None else None,
+            answer_ids=_left_pad([e.answer for e in encodings], -100)[0] if with_answer else None,
             screen_vision=visions,
-            token_cells=cells,
-            token_weights=weights,
-            slot_boxes=[torch.as_tensor(s.slot_boxes, dtype=torch.float32) for s in screens],
-            n_soft=n_soft,
+            token_cells=[e.cells for e in encodings],
+            token_weights=[e.weights for e in encodings],
+            slot_boxes=[e.slot_boxes for e in encodings],
+            n_soft=n_soft.pop(),
         )
         return batch.to(self.device)
 

@@ -18,9 +18,11 @@ of screens misses every time, whereas keeping the first entries serves a steady 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
 from fixate.models.base import Backbone, ModelBatch, Screen, VisualFeatures
@@ -61,6 +63,11 @@ class FeatureCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        """Whether the features of the screen with this `screen_key` are kept (and stay kept:
+        nothing is evicted)."""
+        return key in self._entries
 
     @property
     def used_bytes(self) -> dict[str, int]:
@@ -115,6 +122,45 @@ class FeatureCache:
                 self._entries[key] = tuple(_copy(t, on_host=tier == "host") for t in rows)
                 self._used[tier] += size
                 return
+
+    def share(self) -> int:
+        """Give every process of a data-parallel run the entries that any process holds; return
+        how many this process received. Collective: every process calls it, at the same point.
+
+        Why: each process computes the features of the screens in its own share of the batches,
+        so after one epoch each holds about 1/N of them, and in the next epochs it would run the
+        vision tower (and the image processor) again for about half its screens, then a quarter,
+        while one process has them all from its second epoch on. One exchange after the first
+        epoch gives every process the screens any process has seen.
+
+        Each missing entry is broadcast from the lowest rank that holds it (its levels in one
+        tensor); a receiver keeps it within its byte budget, like an entry it computed.
+        """
+        if not dist.is_available() or not dist.is_initialized() or dist.get_world_size() == 1:
+            return 0
+        held = {key: [(t.shape, t.dtype) for t in rows] for key, rows in self._entries.items()}
+        everyone: list[dict] = [{}] * dist.get_world_size()
+        dist.all_gather_object(everyone, held)
+        rank, device = dist.get_rank(), self.backbone.device
+        received = 0
+        for key in sorted(set().union(*everyone)):  # the same order in every process
+            if all(key in entries for entries in everyone):
+                continue
+            owner = next(r for r, entries in enumerate(everyone) if key in entries)
+            shapes, dtypes = zip(*everyone[owner][key], strict=True)
+            if len(set(dtypes)) != 1:
+                raise TypeError(f"feature levels of mixed dtypes {set(dtypes)} cannot be shared")
+            sizes = [math.prod(shape) for shape in shapes]
+            if rank == owner:
+                flat = torch.cat([t.to(device).flatten() for t in self._entries[key]])
+            else:
+                flat = torch.empty(sum(sizes), dtype=dtypes[0], device=device)
+            dist.broadcast(flat, src=owner)
+            if key not in self._entries:
+                parts = flat.split(sizes)
+                self._store(key, tuple(p.view(s) for p, s in zip(parts, shapes, strict=True)))
+                received += key in self._entries
+        return received
 
 
 def _copy(tensor: Tensor, on_host: bool) -> Tensor:
