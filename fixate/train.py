@@ -227,7 +227,7 @@ class Trainer:
             self._idle = torch.nn.Parameter(torch.zeros((), device=backbone.device))
             trainable = [{"params": [self._idle], "lr": 0.0}]
         self.optimizer = torch.optim.AdamW(trainable, fused=True)  # see optimiser_step
-        self.nan_streak = 0  # skipped steps in a row
+        self.nan_streak = 0  # skipped steps in a row (`log_step`)
         self.trainable = [p for group in trainable for p in group["params"]]
         self.alignment = AlignmentLoss(config.alignment, config.gamma, config.top_k)
         self.checkpoint = self.run_dir / f"checkpoint-{config.digest(seed, len(selected))}.pt"
@@ -367,6 +367,7 @@ class Trainer:
         """
         cfg = self.config
         self._resume()
+        self.nan_streak = 0
         epochs = range(self.state["epoch"] + 1, cfg.epochs + 1)
         stream = self.encoded(
             block for epoch in epochs for step in self.step_plan(epoch) for block in step
@@ -470,7 +471,8 @@ class Trainer:
 
     def log_step(self, record: StepRecord, epoch: int) -> None:
         """Add a finished step's mean loss parts to the train log, or count it as skipped and
-        stop the run after `max_nan_steps` skipped steps in a row."""
+        stop the run after `max_nan_steps` skipped steps in a row (read one step late, so the
+        step after the last skipped one has been launched, and applied if it was finite)."""
         means = record.read()
         if means is None:
             self.nan_streak += 1
@@ -512,7 +514,10 @@ class Trainer:
         payload = torch.load(self.checkpoint, map_location=self.backbone.device, weights_only=False)
         self.state = payload["state"]
         self.prompt.load_state_dict(payload["prompt"])
-        self.optimizer.load_state_dict(payload["optimizer"])
+        saved = payload["optimizer"]
+        for group in saved["param_groups"]:  # a checkpoint written before the AdamW was fused
+            group.update(fused=True, foreach=None)  # (its steps then move to the device)
+        self.optimizer.load_state_dict(saved)
         log.info("resumed from %s at epoch %d", self.checkpoint, self.state["epoch"])
 
     # ----------------------------------------------------------------- testing

@@ -80,8 +80,9 @@ def test_memory_bounds(backbone, device):
         cache.features(batch, screens[:2])
 
 
-def _cache_of_one_process(rank: int, model_dir: str, port: int, out: str) -> None:
-    """One of two gloo processes: cache its own screens (screen 7 in both), then share."""
+def _cache_of_one_process(rank: int, model_dir: str, port: int, out: str, full: int) -> None:
+    """One of two gloo processes: cache its own screens (screen 7 in both), then share; the
+    process `full` has no room left by then."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=2)
     try:
@@ -90,26 +91,31 @@ def _cache_of_one_process(rank: int, model_dir: str, port: int, out: str) -> Non
         for slot in ((1, 7), (7, 9))[rank]:
             screen = make_screen(slot)
             cache.features(backbone.encode([screen]), [screen])
+        if rank == full:
+            cache.device_bytes, cache.host_bytes = cache.used_bytes["device"], 0
         received = cache.share()
         torch.save({"received": received, "entries": cache._entries}, Path(out) / f"{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
-def test_processes_share_their_cached_features(tiny_models, tmp_path):
-    """After `share`, both processes hold the three screens either has seen, as computed."""
+@pytest.mark.parametrize("full", [-1, 0])
+def test_processes_share_their_cached_features(tiny_models, tmp_path, full):
+    """After `share`, each process holds the screens either has seen, as computed, unless it
+    has no room for them (then nothing is sent to it)."""
     with socket.socket() as probe_socket:
         probe_socket.bind(("127.0.0.1", 0))
         port = probe_socket.getsockname()[1]
     mp.spawn(
         _cache_of_one_process,
-        args=(str(tiny_models["tiny-qwen3vl"]), port, str(tmp_path)),
+        args=(str(tiny_models["tiny-qwen3vl"]), port, str(tmp_path), full),
         nprocs=2,
     )
     first, second = (torch.load(tmp_path / f"{r}.pt", weights_only=False) for r in (0, 1))
-    assert (first["received"], second["received"]) == (1, 1)
-    keys = {screen_key(make_screen(slot)) for slot in (1, 7, 9)}
-    assert set(first["entries"]) == set(second["entries"]) == keys
-    for key in keys:
+    keys = {slot: screen_key(make_screen(slot)) for slot in (1, 7, 9)}
+    assert (first["received"], second["received"]) == ((0 if full == 0 else 1), 1)
+    assert set(first["entries"]) == {keys[1], keys[7]} | ({keys[9]} if full != 0 else set())
+    assert set(second["entries"]) == set(keys.values())
+    for key in first["entries"]:
         for ours, theirs in zip(first["entries"][key], second["entries"][key], strict=True):
             torch.testing.assert_close(ours, theirs, rtol=0, atol=0)

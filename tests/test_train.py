@@ -158,6 +158,33 @@ def test_a_killed_run_resumes_to_the_same_result(qwen, shards, tmp_path, monkeyp
     assert resumed.state["best_epoch"] == reference.state["best_epoch"]
 
 
+def test_a_checkpoint_of_the_unfused_optimiser_resumes(qwen, shards, tmp_path, monkeypatch):
+    """A checkpoint written under the earlier, unfused AdamW (its step counts on the host)
+    resumes with the fused one, whose skipped steps need it, and trains on."""
+    killed = trainer(qwen, shards, tmp_path)
+    original = Trainer.loss
+
+    def dies_in_epoch_two(self, block, step, prepared=None):
+        if step >= 4:
+            raise KeyboardInterrupt
+        return original(self, block, step, prepared)
+
+    monkeypatch.setattr(Trainer, "loss", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit()
+    monkeypatch.setattr(Trainer, "loss", original)
+    payload = torch.load(killed.checkpoint, weights_only=False)
+    for group in payload["optimizer"]["param_groups"]:
+        group["fused"] = None
+    for state in payload["optimizer"]["state"].values():
+        state["step"] = torch.tensor(float(state["step"]))
+    torch.save(payload, killed.checkpoint)
+    resumed = trainer(qwen, shards, tmp_path)
+    resumed.fit()
+    assert [row["step"] for row in resumed.state["log"]] == list(range(1, 9))
+    assert all(group["fused"] for group in resumed.optimizer.param_groups)
+
+
 def test_encoding_ahead_in_a_thread_trains_the_same(qwen, shards, tmp_path):
     from fixate.data.samples import read_samples
 

@@ -257,17 +257,21 @@ class Backbone(ABC):
 
     @property
     def thread_processor(self) -> ProcessorMixin:
-        """The calling thread's own copy of the processor.
+        """The processor, with a tokenizer of the calling thread's own.
 
         A fast tokenizer may not be entered from two threads at once (the processor call sets its
         padding and truncation), and the trainer prepares batches in background threads while the
-        main thread may validate. One copy per thread, rather than a lock around one processor,
+        main thread may validate. A tokenizer per thread, rather than a lock around the processor,
         lets those threads resize and normalise images at the same time (PIL and numpy release
-        the GIL): at the 4B scale the image processor costs about 45 ms per screen.
+        the GIL): at the 4B scale the image processor costs about 45 ms per screen. The image
+        processor itself is shared (it keeps no state between calls), so changes to its settings
+        reach every thread; the tokenizer is copied on a thread's first call.
         """
         processor = getattr(self._per_thread, "processor", None)
         if processor is None:
-            processor = self._per_thread.processor = copy.deepcopy(self.processor)
+            processor = copy.copy(self.processor)
+            processor.tokenizer = copy.deepcopy(self.processor.tokenizer)
+            self._per_thread.processor = processor
         return processor
 
     def answer_ids(self, text: str) -> list[int]:

@@ -113,15 +113,19 @@ class FeatureCache:
         device = self.backbone.device
         return tuple(t.to(device, non_blocking=True) for t in entry)
 
+    @property
+    def budgets(self) -> dict[str, int]:
+        """Bytes allowed on the device and on the host."""
+        return {"device": self.device_bytes, "host": self.host_bytes}
+
     def _store(self, key: str, rows: tuple[Tensor, ...]) -> None:
         if key in self._entries:  # the same screen twice in one batch
             return
         size = sum(t.numel() * t.element_size() for t in rows)
-        for tier, budget in (("device", self.device_bytes), ("host", self.host_bytes)):
-            if self._used[tier] + size <= budget:
-                self._entries[key] = tuple(_copy(t, on_host=tier == "host") for t in rows)
-                self._used[tier] += size
-                return
+        tier = _tier(size, self._used, self.budgets)
+        if tier is not None:
+            self._entries[key] = tuple(_copy(t, on_host=tier == "host") for t in rows)
+            self._used[tier] += size
 
     def share(self) -> int:
         """Give every process of a data-parallel run the entries that any process holds; return
@@ -134,33 +138,49 @@ class FeatureCache:
         epoch gives every process the screens any process has seen.
 
         Each missing entry is broadcast from the lowest rank that holds it (its levels in one
-        tensor); a receiver keeps it within its byte budget, like an entry it computed.
+        tensor) to the processes that lack it and have room for it, as `_store` would place it;
+        every process works the same plan out from the gathered keys, sizes and budgets, so an
+        entry nobody can keep is not sent at all.
         """
         if not dist.is_available() or not dist.is_initialized() or dist.get_world_size() == 1:
             return 0
         held = {key: [(t.shape, t.dtype) for t in rows] for key, rows in self._entries.items()}
         everyone: list[dict] = [{}] * dist.get_world_size()
-        dist.all_gather_object(everyone, held)
+        dist.all_gather_object(everyone, (held, self.used_bytes, self.budgets))
+        used = [dict(process_used) for _, process_used, _ in everyone]  # as the plan fills them
         rank, device = dist.get_rank(), self.backbone.device
         received = 0
-        for key in sorted(set().union(*everyone)):  # the same order in every process
-            if all(key in entries for entries in everyone):
-                continue
-            owner = next(r for r, entries in enumerate(everyone) if key in entries)
-            shapes, dtypes = zip(*everyone[owner][key], strict=True)
+        for key in sorted(set().union(*(entries for entries, _, _ in everyone))):  # same order
+            holders = [r for r, (entries, _, _) in enumerate(everyone) if key in entries]
+            shapes, dtypes = zip(*everyone[holders[0]][0][key], strict=True)
             if len(set(dtypes)) != 1:
                 raise TypeError(f"feature levels of mixed dtypes {set(dtypes)} cannot be shared")
             sizes = [math.prod(shape) for shape in shapes]
-            if rank == owner:
+            size = sum(sizes) * dtypes[0].itemsize
+            takers = []
+            for r, (_, _, budgets) in enumerate(everyone):
+                tier = None if r in holders else _tier(size, used[r], budgets)
+                if tier is not None:
+                    used[r][tier] += size
+                    takers.append(r)
+            if not takers:
+                continue
+            if rank == holders[0]:
                 flat = torch.cat([t.to(device).flatten() for t in self._entries[key]])
             else:
                 flat = torch.empty(sum(sizes), dtype=dtypes[0], device=device)
-            dist.broadcast(flat, src=owner)
-            if key not in self._entries:
+            dist.broadcast(flat, src=holders[0])
+            if rank in takers:
                 parts = flat.split(sizes)
                 self._store(key, tuple(p.view(s) for p, s in zip(parts, shapes, strict=True)))
-                received += key in self._entries
+                received += 1
         return received
+
+
+def _tier(size: int, used: dict[str, int], budgets: dict[str, int]) -> str | None:
+    """Where an entry of `size` bytes goes: the device while it has room, then the host, or
+    nowhere."""
+    return next((tier for tier in ("device", "host") if used[tier] + size <= budgets[tier]), None)
 
 
 def _copy(tensor: Tensor, on_host: bool) -> Tensor:
