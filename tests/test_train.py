@@ -130,11 +130,8 @@ def test_training_moves_the_prompt_and_the_user_weights(qwen, shards, tmp_path):
     assert t.state["step"] == 8  # 4 batches x 2 epochs, one optimiser step each
 
 
-def test_a_killed_run_resumes_to_the_same_result(qwen, shards, tmp_path, monkeypatch):
-    reference = trainer(qwen, shards, tmp_path / "whole")
-    reference.fit()
-
-    interrupted = trainer(qwen, shards, tmp_path / "killed")
+def fit_until_killed_in_epoch_two(t: Trainer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train `t` until its first batch of epoch 2 (step 4) stops it, as a killed job stops."""
     original = Trainer.loss
 
     def dies_in_epoch_two(self, block, step, prepared=None):
@@ -144,8 +141,16 @@ def test_a_killed_run_resumes_to_the_same_result(qwen, shards, tmp_path, monkeyp
 
     monkeypatch.setattr(Trainer, "loss", dies_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
-        interrupted.fit()
+        t.fit()
     monkeypatch.setattr(Trainer, "loss", original)
+
+
+def test_a_killed_run_resumes_to_the_same_result(qwen, shards, tmp_path, monkeypatch):
+    reference = trainer(qwen, shards, tmp_path / "whole")
+    reference.fit()
+
+    interrupted = trainer(qwen, shards, tmp_path / "killed")
+    fit_until_killed_in_epoch_two(interrupted, monkeypatch)
     resumed = trainer(qwen, shards, tmp_path / "killed")
     resumed.fit()
     # losses and validation scores; visual features computed in other batch shapes after the
@@ -162,17 +167,7 @@ def test_a_checkpoint_of_the_unfused_optimiser_resumes(qwen, shards, tmp_path, m
     """A checkpoint written under the earlier, unfused AdamW (its step counts on the host)
     resumes with the fused one, whose skipped steps need it, and trains on."""
     killed = trainer(qwen, shards, tmp_path)
-    original = Trainer.loss
-
-    def dies_in_epoch_two(self, block, step, prepared=None):
-        if step >= 4:
-            raise KeyboardInterrupt
-        return original(self, block, step, prepared)
-
-    monkeypatch.setattr(Trainer, "loss", dies_in_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
-        killed.fit()
-    monkeypatch.setattr(Trainer, "loss", original)
+    fit_until_killed_in_epoch_two(killed, monkeypatch)
     payload = torch.load(killed.checkpoint, weights_only=False)
     for group in payload["optimizer"]["param_groups"]:
         group["fused"] = None
