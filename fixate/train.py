@@ -272,10 +272,10 @@ class Trainer:
         """The screen's encoding (`key`: its `screen_key`), through the image processor only the
         first time.
 
-        The image processor costs about 45 ms per screen at the 4B scale, most of a batch's
-        preparation, and a screen whose visual features are cached needs only its token layout.
-        So each sample's encoding is kept without pixels and reused once the feature cache holds
-        the screen's features, which is every later epoch while the cache has room.
+        The image processor costs about 45 ms per 1100 x 619 screen on a development CPU, most
+        of a batch's preparation, and a screen whose visual features are cached needs only its
+        token layout. So each sample's encoding is kept without pixels and reused once the
+        feature cache holds the screen's features: every later epoch while the cache has room.
         """
         boxes = screen.slot_boxes.tobytes()
         sample = (key, screen.profile, screen.slot_names, screen.answer, boxes)

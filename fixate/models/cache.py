@@ -145,7 +145,7 @@ class FeatureCache:
         if not dist.is_available() or not dist.is_initialized() or dist.get_world_size() == 1:
             return 0
         held = {key: [(t.shape, t.dtype) for t in rows] for key, rows in self._entries.items()}
-        everyone: list[dict] = [{}] * dist.get_world_size()
+        everyone: list = [None] * dist.get_world_size()  # (held, used, budgets) per process
         dist.all_gather_object(everyone, (held, self.used_bytes, self.budgets))
         used = [dict(process_used) for _, process_used, _ in everyone]  # as the plan fills them
         rank, device = dist.get_rank(), self.backbone.device
