@@ -292,9 +292,9 @@ class Trainer:
         in background threads while the caller trains on the current one.
 
         Reading, image processing and tokenising a batch take about as long as a 4B training
-        step on a GPU; PIL, numpy and the tokenisers release the GIL, so the threads overlap
-        them with the step, and two threads overlap one batch's reading with another's image
-        processing (the processor itself runs one call at a time). `blocks` may be lazy and is
+        step on a GPU (the image processing only until `encode_screen` has kept the sample's
+        layout); PIL, numpy and the tokenisers release the GIL, so the threads overlap them with
+        the step, and with each other (`Backbone.thread_processor`). `blocks` may be lazy and is
         read `PREPARED_AHEAD` blocks ahead, so `fit` passes every remaining epoch's blocks at
         once: the prefetch then runs across epoch boundaries instead of stalling each epoch's
         start. Closing the iterator early (an early stop, an error) shuts the threads down;
