@@ -16,7 +16,7 @@ import pandas as pd
 from fixate.data.tables import write_json
 from fixate.evaluate import MODES
 from fixate.metrics import METRICS
-from fixate.stats import seed_summary, wilcoxon_tests
+from fixate.stats import identity_test, seed_summary, wilcoxon_tests
 
 
 def _margin(run: dict, baseline: str = "user_prior") -> dict[str, float]:
@@ -58,6 +58,10 @@ def aggregate_runs(metric_files: list[str | Path], out: str | Path, experiment: 
             "wilcoxon": wilcoxon_tests(by_mode, METRICS, ["answer_accuracy"]),
             "config": runs[0][0]["config"],
         }
+        if "swap_tf" in by_mode:  # synthetic users: the identity test on all seeds' screens
+            results[backbone][variant]["identity"] = identity_test(
+                by_mode["fixate_tf"], by_mode["swap_tf"]
+            )
     summary = {
         "dataset": dataset,
         "operator": operator,

@@ -11,6 +11,10 @@ alignment a simple prior already gets:
 
 FixATE's value is its margin over ``user_prior``. A prior is also used as the click predictor (its
 slot distribution stands in for the answer probabilities of log-loss and AUC).
+
+Where the samples carry the planted truth (synthetic users), ``planted_truth`` predicts it: its
+``kl`` to the observed dwell is the noise ceiling, what even a perfect simulator of the user
+scores against one session.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fixate.data.samples import SIGNAL_COLUMNS
+from fixate.data.samples import SIGNAL_COLUMNS, truth_of
 from fixate.metrics import normalise, sample_metrics
 
 BASELINES = ("uniform", "position_prior", "user_prior")
@@ -78,11 +82,14 @@ def score_baselines(samples: pd.DataFrame, signal: str = "fixation") -> pd.DataF
     records = []
     for row in test.itertuples(index=False):
         n = int(row.n_candidates)
+        truth = truth_of(getattr(row, "truth_ms", None))
         predictions = {
             "uniform": np.full(n, 1.0 / n),
             "position_prior": priors.population(n),
             "user_prior": priors.user(row.user_id, n),
         }
+        if truth is not None:
+            predictions["planted_truth"] = normalise(truth)
         for name, p in predictions.items():
             records.append(
                 {
@@ -90,7 +97,7 @@ def score_baselines(samples: pd.DataFrame, signal: str = "fixation") -> pd.DataF
                     "user_id": row.user_id,
                     "screen_id": row.screen_id,
                     "slots": p.tolist(),
-                    **sample_metrics(p, getattr(row, column), int(row.label)),
+                    **sample_metrics(p, getattr(row, column), int(row.label), truth=truth),
                 }
             )
     return pd.DataFrame(records)

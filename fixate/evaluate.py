@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from fixate.data.samples import SIGNAL_COLUMNS
+from fixate.data.samples import SIGNAL_COLUMNS, truth_of
 from fixate.metrics import sample_metrics
 from fixate.models import DEFAULT_INSTRUCTION, Backbone, ModelBatch, Screen, VisualFeatures
 from fixate.probe import probe
@@ -136,14 +136,17 @@ def evaluate_model(
     free_generation: bool = True,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Per-sample metrics of one model (``name``: "backbone" or "fixate") in its tf/fg modes."""
+    """Per-sample metrics of one model (``name``: "backbone" or "fixate") in its tf/fg modes.
+
+    A ``prompt_user`` column in ``samples`` gives each screen another user's soft prompt (the
+    identity test); by default every screen gets its own user's."""
     dwell_column = SIGNAL_COLUMNS[signal]
     records = []
     blocks = list(batches(samples, batch_size))
     for block in tqdm(blocks, desc=f"evaluate {name}", disable=not progress, mininterval=5.0):
         rows = block.to_dict("records")
         screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
-        soft, n_soft = soft_inputs(prompt, [row["user_id"] for row in rows])
+        soft, n_soft = soft_inputs(prompt, [row.get("prompt_user", row["user_id"]) for row in rows])
         with torch.no_grad():
             tf_batch = backbone.encode(screens, n_soft, settings.instruction)
             features = backbone.image_features(tf_batch)
@@ -164,10 +167,30 @@ def evaluate_model(
                     "n_candidates": int(row["n_candidates"]),
                     "label": int(row["label"]),
                     "slots": p.astype(float).tolist(),
-                    **sample_metrics(p, row[dwell_column], int(row["label"]), option_probs),
+                    "prompt_user": row.get("prompt_user", row["user_id"]),
+                    **sample_metrics(
+                        p,
+                        row[dwell_column],
+                        int(row["label"]),
+                        option_probs,
+                        truth=truth_of(row.get("truth_ms")),
+                    ),
                 }
                 if mode == "fg":
                     record["answer"] = answer
                     record["answer_accuracy"] = float(answer == row["slot_names"][row["label"]])
                 records.append(record)
     return pd.DataFrame(records)
+
+
+def swapped_prompts(samples: pd.DataFrame, shifts: int = 3) -> pd.DataFrame:
+    """Each screen again with the soft prompt of ``shifts`` other users (``prompt_user``).
+
+    Donors are the next users in sorted order, cyclically, so every user lends and borrows equally
+    often and the pairs do not depend on the seed."""
+    users = sorted(samples["user_id"].unique())
+    frames = []
+    for shift in range(1, min(shifts, len(users) - 1) + 1):
+        donor = dict(zip(users, users[shift:] + users[:shift], strict=True))
+        frames.append(samples.assign(prompt_user=samples["user_id"].map(donor)))
+    return pd.concat(frames, ignore_index=True) if frames else samples.iloc[:0]

@@ -9,6 +9,12 @@ candidates; an all-zero one becomes uniform.
 Names follow the paper: ``csh@k`` (click-slot hit: the clicked slot is among the model's top k),
 ``tgo@k`` (top-gaze overlap: share of the k most-looked-at slots among the model's top k),
 ``js`` the squared Jensen-Shannon distance (natural log, in [0, ln 2]), ``kl`` = KL(gaze || model).
+
+Synthetic samples also carry the planted truth ``t`` (the user's expected dwell on the screen);
+``truth_kl`` = KL(truth || model) then says how far the model is from what the user would do on
+average, free of one session's noise, and ``truth_r`` = 1 - KL(truth || model) / KL(truth ||
+population position prior) is the share of the prior-to-truth gap a method closes (0 for the
+position prior, 1 for the truth itself; computed from the mean KLs, micro or macro).
 Ties in a top-k are resolved in expectation over a random order of the tied slots, so a uniform
 distribution scores exactly k/n instead of favouring slot A.
 
@@ -35,8 +41,10 @@ METRICS = (
     "topk_js",
     "log_loss",
     "auc",
+    "truth_kl",
 )
-# higher is better for these; lower for kl, js, topk_js, log_loss
+GAP_REFERENCE = "position_prior"
+# higher is better for these (and truth_r); lower for kl, js, topk_js, log_loss, truth_kl
 HIGHER_IS_BETTER = frozenset(
     {"cosine", "auc", "answer_accuracy"} | {f"csh@{k}" for k in KS} | {f"tgo@{k}" for k in KS}
 )
@@ -76,21 +84,28 @@ def _js(q: np.ndarray, p: np.ndarray) -> float:
     return 1.0 if np.isnan(value) else value
 
 
+def kl_divergence(q: np.ndarray, p: np.ndarray) -> float:
+    """KL(q || p) of two normalised distributions (natural log, ``EPS`` against zeros)."""
+    return float(np.sum(q * np.log((q + EPS) / (p + EPS))))
+
+
 def sample_metrics(
     p: Sequence[float],
     q: Sequence[float],
     choice: int,
     option_probs: Sequence[float] | None = None,
     topk_js_k: int = TOPK_JS_K,
+    truth: Sequence[float] | None = None,
 ) -> dict[str, float]:
-    """All per-sample metrics of one screen (see the module docstring for the definitions)."""
+    """All per-sample metrics of one screen (see the module docstring for the definitions);
+    ``truth_kl`` only when the sample carries its planted ``truth``."""
     p = normalise(p)
     q = normalise(q)
     n = len(p)
     if len(q) != n or not 0 <= choice < n:
         raise ValueError(f"sample_metrics: {n} model slots, {len(q)} gaze slots, choice {choice}")
     out = {
-        "kl": float(np.sum(q * np.log((q + EPS) / (p + EPS)))),
+        "kl": kl_divergence(q, p),
         "js": _js(q, p),
         "cosine": float(p @ q / (np.linalg.norm(p) * np.linalg.norm(q) + EPS)),
     }
@@ -114,7 +129,22 @@ def sample_metrics(
         if n > 1
         else float("nan")
     )
+    if truth is not None:
+        if len(truth) != n:
+            raise ValueError(f"sample_metrics: {len(truth)} truth slots for {n} model slots")
+        out["truth_kl"] = kl_divergence(normalise(truth), p)
     return out
+
+
+def add_gap_closed(aggregates: dict[str, dict], reference: str = GAP_REFERENCE) -> None:
+    """Add ``micro_truth_r`` and ``macro_truth_r`` to every method's aggregate (in place), from
+    the method's and the ``reference`` method's mean ``truth_kl`` on the same samples."""
+    ref = aggregates.get(reference, {})
+    for agg in aggregates.values():
+        for kind in ("micro", "macro"):
+            key = f"{kind}_truth_kl"
+            if key in agg and ref.get(key):
+                agg[f"{kind}_truth_r"] = 1.0 - agg[key] / ref[key]
 
 
 def aggregate(per_sample: pd.DataFrame, metrics: Iterable[str] | None = None) -> dict[str, float]:

@@ -44,6 +44,8 @@ def paired_wilcoxon(
     """
     out: dict[str, dict[str, float | int | None]] = {}
     for metric in metrics:
+        if metric not in backbone or metric not in fixate:
+            continue  # e.g. truth metrics on real data
         a = backbone.groupby("user_id")[metric].mean()
         b = fixate.groupby("user_id")[metric].mean()
         users = a.index.intersection(b.index)
@@ -85,3 +87,36 @@ def wilcoxon_tests(
         if "user_prior" in by_mode:
             tests[f"{kind}_vs_user_prior"] = paired_wilcoxon(by_mode["user_prior"], fixate, metrics)
     return tests
+
+
+def identity_test(
+    own: pd.DataFrame,
+    swapped: pd.DataFrame,
+    metric: str = "truth_kl",
+    min_users: int = MIN_PAIRED_USERS,
+) -> dict[str, float | int | str | None]:
+    """Do a user's own mixing weights fit that user better than other users' weights?
+
+    For every user v: the mean ``metric`` of v's screens under other users' soft prompts minus
+    under v's own (positive: the weights carry who the user is); a one-sided Wilcoxon signed-rank
+    test over users that the difference is greater than zero. The p-value is None with fewer
+    than ``min_users`` users and 1 when every difference is zero (one prompt for all users)."""
+    a = own.groupby("user_id")[metric].mean()
+    b = swapped.groupby("user_id")[metric].mean()
+    users = a.index.intersection(b.index)
+    delta = (b.loc[users] - a.loc[users]).to_numpy()
+    delta = delta[np.isfinite(delta)]
+    p_value: float | None
+    if len(delta) < min_users:
+        p_value = None
+    elif np.allclose(delta, 0):
+        p_value = 1.0
+    else:
+        p_value = float(wilcoxon(delta, alternative="greater").pvalue)
+    return {
+        "metric": metric,
+        "n_users": len(delta),
+        "n_swapped_samples": len(swapped),
+        "mean_delta": float(delta.mean()) if len(delta) else None,
+        "p_wilcoxon_greater": p_value,
+    }

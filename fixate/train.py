@@ -41,16 +41,16 @@ from accelerate.utils import gather_object, reduce
 from tqdm import tqdm
 
 from fixate.baselines import score_baselines
-from fixate.data.samples import SIGNAL_COLUMNS, read_samples, with_signal
+from fixate.data.samples import SIGNAL_COLUMNS, has_truth, read_samples, with_signal
 from fixate.data.tables import atomic_path, write_json, write_parquet
-from fixate.evaluate import MODES, ProbeSettings, batches, evaluate_model
+from fixate.evaluate import MODES, ProbeSettings, batches, evaluate_model, swapped_prompts
 from fixate.losses import AlignmentLoss, attention_weight, dwell_distribution
-from fixate.metrics import METRICS, aggregate, composite_score
+from fixate.metrics import METRICS, add_gap_closed, aggregate, composite_score
 from fixate.models import Backbone, ModelBatch, Screen, ScreenEncoding, load_backbone
 from fixate.models.cache import FeatureCache, screen_key
 from fixate.probe import probe
 from fixate.prompt import SoftPrompt
-from fixate.stats import wilcoxon_tests
+from fixate.stats import identity_test, wilcoxon_tests
 
 log = logging.getLogger(__name__)
 
@@ -398,8 +398,10 @@ class Trainer:
                     log.info("visual features of %d screens from the other processes", received)
                 row = self.state["log"][-1] if self.state["log"] else {"epoch": epoch}
                 if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-                    score = self.validate()
-                    row["val_score"] = score
+                    validation = self.validate()
+                    score = row["val_score"] = validation["score"]
+                    if "micro_truth_kl" in validation:  # synthetic users: the curve to the truth
+                        row["val_truth_kl"] = validation["micro_truth_kl"]
                     if score > self.state["best_score"]:
                         self.state.update(
                             best_score=score,
@@ -486,12 +488,14 @@ class Trainer:
         self.nan_streak = 0
         self.state["log"].append({"epoch": epoch, "step": record.step, **means})
 
-    def validate(self) -> float:
-        """Composite score of the soft prompt on the validation split (teacher-forced)."""
+    def validate(self) -> dict[str, float]:
+        """Aggregate metrics of the soft prompt on the validation split (teacher-forced) and
+        their composite score (``score``), which selects the epoch."""
         if self.val_set.empty:
-            return -float(self.state["epoch"])  # no validation data: keep the last epoch
+            return {"score": -float(self.state["epoch"])}  # no validation data: keep the last
         per_sample = self.evaluate(self.val_set, self.prompt, "val", free_generation=False)
-        return composite_score(aggregate(per_sample), with_answer=False)
+        metrics = aggregate(per_sample)
+        return {**metrics, "score": composite_score(metrics, with_answer=False)}
 
     # ----------------------------------------------------------------- checkpoints
     def _prompt_state(self) -> dict:
@@ -536,6 +540,12 @@ class Trainer:
             "baselines": {m: aggregate(g) for m, g in by_mode.items() if m not in MODES},
             "wilcoxon": wilcoxon_tests(by_mode, METRICS, ["answer_accuracy"]),
         }
+        add_gap_closed({**metrics["modes"], **metrics["baselines"]})
+        if has_truth(self.test_set):
+            # the identity test: each screen under other users' weights (mode "swap_tf")
+            swaps = self.evaluate(swapped_prompts(self.test_set), self.prompt, "swap", False)
+            metrics["identity"] = identity_test(by_mode["fixate_tf"], swaps)
+            per_sample = pd.concat([per_sample, swaps], ignore_index=True)
         return metrics, per_sample
 
     def evaluate(
@@ -562,7 +572,7 @@ class Trainer:
         )
 
     def write_log(self, path: Path) -> None:
-        columns = ["epoch", "step", "loss", "choice", "alignment", "penalty", "lambda", "val_score"]
+        columns = ["epoch", "step", *LOG_PARTS, "val_score", "val_truth_kl"]
         with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()

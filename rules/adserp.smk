@@ -16,10 +16,13 @@ if config["adserp"]["source"] == "synthetic":
             screenshots=directory(adserp_raw("screenshot")),
             pupil=directory(f"{AD}/raw/pupil-data"),
             organic=directory(adserp_raw(ADSERP_ORGANIC_FOLDER)),
+            truth=adserp_raw(ADSERP_TRUTH_FILE),
+            truth_info=adserp_raw(ADSERP_TRUTH_INFO),
         params:
             synthetic=config["adserp"]["synthetic"],
-            code=library("fixate/data/synthetic/adserp.py", "fixate/data/adserp/raw.py",
-                         "fixate/data/adserp/timeline.py", "fixate/data/render.py",
+            code=library("fixate/data/synthetic/adserp.py", "fixate/data/synthetic/adserp_truth.py",
+                         "fixate/data/adserp/raw.py", "fixate/data/adserp/timeline.py",
+                         "fixate/data/adserp/truth.py", "fixate/data/render.py",
                          "fixate/data/tables.py"),
         log:
             f"{RESULTS}/logs/adserp/synthetic.log",
@@ -119,16 +122,19 @@ rule adserp_split:
 
 
 rule adserp_shard:
-    """One user's Sample shard: kept trials with their split and rendered images."""
+    """One user's Sample shard: kept trials with their split and rendered images (and, for
+    synthetic users, the planted gaze truth per slot)."""
     input:
         trials=rules.adserp_trials.output.trials,
         split=rules.adserp_split.output.split,
         rendered=rules.adserp_render.output.done,
+        truth=adserp_truth(),
     output:
         shard=f"{AD}/samples/{{user}}.parquet",
     params:
         code=library("fixate/data/samples.py", "fixate/data/adserp/split.py",
-                     "fixate/data/adserp/pipeline.py"),
+                     "fixate/data/adserp/pipeline.py", "fixate/data/adserp/truth.py",
+                     "fixate/data/tables.py"),
     log:
         f"{RESULTS}/logs/adserp/shard/{{user}}.log",
     resources:

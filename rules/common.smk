@@ -8,6 +8,8 @@ from snakemake.utils import validate
 from fixate.data.adserp.raw import ORGANIC_FOLDER as ADSERP_ORGANIC_FOLDER
 from fixate.data.adserp.raw import TRIAL_FOLDERS as ADSERP_TRIAL_FOLDERS
 from fixate.data.adserp.raw import participants_with_trials
+from fixate.data.adserp.truth import TRUTH_FILE as ADSERP_TRUTH_FILE
+from fixate.data.adserp.truth import TRUTH_INFO as ADSERP_TRUTH_INFO
 from fixate.data.errors import RawDataError
 from fixate.data.synthetic.adserp import adserp_user_ids
 from fixate.data.synthetic.recgaze import recgaze_user_ids
@@ -49,6 +51,11 @@ def recgaze_posters():
     return []
 
 
+def recgaze_truth():
+    """The planted gaze truth as an input when the data is synthetic (released data has none)."""
+    return [recgaze_raw("truth/gaze_truth.csv")] if config["recgaze"]["source"] == "synthetic" else []
+
+
 def recgaze_users():
     """User ids known before any job runs, so the per-user fan-out is visible in a dry run."""
     cfg = config["recgaze"]
@@ -77,6 +84,11 @@ def adserp_raw_dir():
     if config["adserp"]["source"] == "synthetic":
         return f"{RESULTS}/adserp/raw"
     return config["adserp"]["raw_dir"]
+
+
+def adserp_truth():
+    """The planted gaze truth as an input of the shards: synthetic users only."""
+    return [adserp_raw(ADSERP_TRUTH_FILE)] if config["adserp"]["source"] == "synthetic" else []
 
 
 def adserp_raw(role):

@@ -14,6 +14,7 @@ if config["recgaze"]["source"] == "synthetic":
             item_features=f"{RG}/raw/item_features.csv",
             user_features=f"{RG}/raw/user_features.csv",
             posters=directory(f"{RG}/raw/posters"),
+            truth=f"{RG}/raw/truth/gaze_truth.csv",
         params:
             synthetic=config["recgaze"]["synthetic"],
             code=library("fixate/data/synthetic", "fixate/data/recgaze/layout.py",
@@ -119,10 +120,12 @@ rule recgaze_shard:
     input:
         screens=rules.recgaze_screens.output.screens,
         rendered=rules.recgaze_render.output.done,
+        truth=recgaze_truth(),
     output:
         shard=f"{RG}/samples/{{user}}.parquet",
     params:
-        code=library("fixate/data/samples.py", "fixate/data/recgaze/pipeline.py"),
+        code=library("fixate/data/samples.py", "fixate/data/recgaze/pipeline.py",
+                     "fixate/data/recgaze/truth.py", "fixate/data/tables.py"),
     log:
         f"{RESULTS}/logs/recgaze/shard/{{user}}.log",
     resources:

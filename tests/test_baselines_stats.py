@@ -8,7 +8,7 @@ import pytest
 
 from fixate.baselines import SlotPriors, score_baselines
 from fixate.data.samples import with_signal
-from fixate.stats import paired_wilcoxon, seed_summary
+from fixate.stats import identity_test, paired_wilcoxon, seed_summary
 
 
 def samples(rows):
@@ -75,3 +75,26 @@ def test_paired_wilcoxon_detects_a_consistent_gain():
     assert paired_wilcoxon(base, base, ["cosine"])["cosine"]["p_wilcoxon"] == 1.0
     few = paired_wilcoxon(base.head(9), better.head(9), ["cosine"])["cosine"]
     assert few["p_wilcoxon"] is None and few["n_users"] == 3
+
+
+def test_planted_truth_baseline_scores_the_noise_ceiling():
+    """With a truth column the baselines report KL to it, and the truth itself is a baseline
+    whose truth_kl is 0 and whose kl to the observed gaze is the noise ceiling."""
+    rows = [*TRAIN.itertuples(index=False), ("a", "T9", "test", 3, 0, [200.0, 0.0, 0.0], [1.0] * 3)]
+    frame = samples(rows).assign(truth_ms=[None, None, None, [2.0, 1.0, 1.0]])
+    scored = score_baselines(frame).set_index("baseline")
+    assert set(scored.index) == {"uniform", "position_prior", "user_prior", "planted_truth"}
+    assert scored.loc["planted_truth", "truth_kl"] == pytest.approx(0.0, abs=1e-6)
+    assert scored.loc["planted_truth", "kl"] == pytest.approx(np.log(2.0), abs=1e-6)
+    assert scored.loc["uniform", "truth_kl"] > 0
+
+
+def test_identity_test_sees_whether_weights_carry_the_user():
+    users = [f"u{i}" for i in range(12)]
+    own = pd.DataFrame({"user_id": users, "truth_kl": np.linspace(0.1, 0.2, 12)})
+    better_own = own.assign(truth_kl=own["truth_kl"] + np.linspace(0.01, 0.05, 12))
+    result = identity_test(own, better_own)
+    assert result["n_users"] == 12 and result["mean_delta"] == pytest.approx(0.03)
+    assert result["p_wilcoxon_greater"] < 0.001
+    assert identity_test(own, own)["p_wilcoxon_greater"] == 1.0  # one prompt for everyone
+    assert identity_test(own.iloc[:3], own.iloc[:3])["p_wilcoxon_greater"] is None

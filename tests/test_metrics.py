@@ -10,6 +10,7 @@ import pytest
 
 from fixate.metrics import (
     METRICS,
+    add_gap_closed,
     aggregate,
     composite_score,
     in_top_k,
@@ -27,7 +28,33 @@ def test_identical_distributions_are_perfectly_aligned():
     assert m["cosine"] == pytest.approx(1.0)
     assert m["csh@1"] == 1.0 and m["tgo@1"] == 1.0 and m["tgo@3"] == 1.0
     assert m["topk_js"] == pytest.approx(0.0, abs=1e-12)
-    assert set(m) == set(METRICS)
+    assert set(m) == set(METRICS) - {"truth_kl"}  # only samples with a planted truth have it
+    assert set(sample_metrics(q, q, choice=0, truth=q)) == set(METRICS)
+
+
+def test_truth_kl_and_the_share_of_the_gap_closed():
+    """KL(truth || model) by hand; R is 0 for the reference prior, 1 for the truth, and negative
+    for a method farther from the truth than the prior."""
+    truth, prior, model = [3.0, 1.0], [0.5, 0.5], [0.7, 0.3]
+    kl = sample_metrics(model, [1, 1], choice=0, truth=truth)["truth_kl"]
+    assert kl == pytest.approx(0.75 * math.log(0.75 / 0.7) + 0.25 * math.log(0.25 / 0.3), abs=1e-6)
+    aggregates = {
+        name: {"micro_truth_kl": sample_metrics(p, [1, 1], 0, truth=truth)["truth_kl"]}
+        for name, p in {
+            "position_prior": prior,
+            "fixate": model,
+            "truth": truth,
+            "bad": [0.1, 0.9],
+        }.items()
+    }
+    add_gap_closed(aggregates)
+    assert aggregates["position_prior"]["micro_truth_r"] == 0.0
+    assert aggregates["truth"]["micro_truth_r"] == pytest.approx(1.0, abs=1e-6)
+    assert 0 < aggregates["fixate"]["micro_truth_r"] < 1
+    assert aggregates["bad"]["micro_truth_r"] < 0
+    assert "macro_truth_r" not in aggregates["fixate"]
+    with pytest.raises(ValueError, match="truth slots"):
+        sample_metrics(model, [1, 1], choice=0, truth=[1.0, 1.0, 1.0])
 
 
 def test_disjoint_distributions_hit_the_js_bound():

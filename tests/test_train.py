@@ -268,8 +268,7 @@ def test_the_prefetch_runs_across_epochs_and_trains_the_same(qwen, shards, tmp_p
         return means
 
     def worsening(self):  # real validation (overlapping the prefetch), then a falling score
-        validate(self)
-        return -float(self.state["step"])
+        return {**validate(self), "score": -float(self.state["step"])}
 
     def pools() -> set[threading.Thread]:
         return {t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")}

@@ -85,7 +85,12 @@ def test_aggregate_has_seed_statistics_baselines_and_tests(workflow):
     assert run["seeds"] == [1, 2]
     assert run["modes"]["fixate_tf"]["micro_js"]["n"] == 2
     assert run["modes"]["fixate_tf"]["micro_js"]["std"] is not None
-    assert set(run["baselines"]) == {"uniform", "position_prior", "user_prior"}
+    # synthetic users carry their planted truth: its baseline, the truth metrics, the identity test
+    assert set(run["baselines"]) == {"uniform", "position_prior", "user_prior", "planted_truth"}
+    assert run["baselines"]["position_prior"]["micro_truth_r"]["mean"] == 0.0
+    assert run["modes"]["fixate_tf"]["micro_truth_r"]["n"] == 2
+    assert "truth_kl" in run["wilcoxon"]["tf_vs_user_prior"]
+    assert run["identity"]["metric"] == "truth_kl" and run["identity"]["n_users"] >= 1
     assert "micro_js" in run["margin_over_user_prior"]
     assert set(run["wilcoxon"]) == {"tf", "fg", "tf_vs_user_prior", "fg_vs_user_prior"}
     assert "fixation-shared_prompt" in result["results"]["qwen3vl"]
@@ -106,12 +111,15 @@ def test_tables_plots_and_report(workflow):
         "Uniform",
         "Position prior",
         "Per-user prior",
+        "Planted truth",
         "Backbone TF",
         "Backbone FG",
         "FixATE TF",
         "FixATE FG",
     ]
     assert " ± " in table.loc[table["method"] == "FixATE TF", "js"].item()
+    assert " ± " in table.loc[table["method"] == "FixATE TF", "truth_r"].item()
+    assert "identity Δtruth_kl" in table
     assert (workflow / "results" / "tables" / "recgaze.md").read_text().startswith("# recgaze")
     ablations = pd.read_csv(workflow / "results" / "tables" / "recgaze_ablations.csv")
     assert set(ablations["variant"]) == {"fixation-shared_prompt"}

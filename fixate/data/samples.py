@@ -3,6 +3,11 @@
 Every dataset writes the same table, so training, evaluation, baselines and reports never branch
 on the dataset. Slots are the candidate regions of the screen (RecGaze: fully visible posters,
 lettered A-O; AdSERP: numbered result and ad boxes); their number varies per sample.
+
+``truth_ms`` is the one optional column: synthetic users carry their planted expected dwell per
+slot (what the generator's user would look at on this screen, on average over many visits), so a
+trained simulator can be scored against the truth instead of one noisy session. Real data has no
+truth; the column is then null and every stage works without it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,6 +48,8 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("cursor_ms", pa.list_(pa.float64()), nullable=False),
         pa.field("split", pa.string(), nullable=False),
         pa.field("profile", pa.string(), nullable=False),
+        # synthetic data only: the planted expected gaze dwell per slot (ms); null on real data
+        pa.field("truth_ms", pa.list_(pa.float64()), nullable=True),
     ]
 )
 SAMPLE_COLUMNS = SAMPLE_SCHEMA.names
@@ -54,8 +62,9 @@ def check_samples(frame: pd.DataFrame, where: str) -> None:
     if frame.empty:
         return
     n = frame["n_candidates"].to_numpy()
-    for col in ("slot_boxes", "slot_names", "gaze_ms", "cursor_ms"):
-        lengths = frame[col].map(len).to_numpy()
+    for col in ("slot_boxes", "slot_names", "gaze_ms", "cursor_ms", "truth_ms"):
+        lengths = frame[col].map(lambda v: n_slots_of(v, -1)).to_numpy()
+        lengths = np.where(lengths < 0, n, lengths)  # a missing truth has no length to check
         if (lengths != n).any():
             bad = frame.iloc[int((lengths != n).argmax())]
             raise ValueError(
@@ -69,8 +78,31 @@ def check_samples(frame: pd.DataFrame, where: str) -> None:
         raise ValueError(f"{where}: split must be one of {SPLITS}")
 
 
+def n_slots_of(values: Sequence | np.ndarray | None, missing: int) -> int:
+    """Length of a per-slot list, or ``missing`` for a null (a sample without truth)."""
+    if values is None or (isinstance(values, float) and np.isnan(values)):
+        return missing
+    return len(values)
+
+
+def truth_of(value: Sequence | np.ndarray | None) -> np.ndarray | None:
+    """A sample's planted truth as an array, or None when it has none (real data)."""
+    return None if n_slots_of(value, -1) < 0 else np.asarray(value, dtype=np.float64)
+
+
+def has_truth(frame: pd.DataFrame) -> bool:
+    """Whether every sample of ``frame`` carries the planted truth (synthetic data)."""
+    return (
+        "truth_ms" in frame
+        and len(frame) > 0
+        and bool(frame["truth_ms"].map(lambda v: n_slots_of(v, -1) >= 0).all())
+    )
+
+
 def write_samples(frame: pd.DataFrame, path: str | Path) -> None:
-    """Check and write one shard (possibly empty) atomically."""
+    """Check and write one shard (possibly empty) atomically; a frame without truth gets nulls."""
+    if "truth_ms" not in frame:
+        frame = frame.assign(truth_ms=None)
     frame = frame[SAMPLE_COLUMNS].reset_index(drop=True)
     check_samples(frame, str(path))
     write_parquet(frame, path, schema=SAMPLE_SCHEMA)

@@ -24,11 +24,12 @@ from fixate.data.samples import SIGNAL_COLUMNS, image_file, read_samples
 from fixate.data.tables import atomic_path
 from fixate.metrics import normalise
 
-BAR_METRICS = ("cosine", "csh@1", "csh@3", "tgo@3", "js", "auc")
+BAR_METRICS = ("cosine", "csh@1", "csh@3", "tgo@3", "js", "auc", "truth_kl", "truth_r")
 METHODS = (
     ("baselines", "uniform", "Uniform"),
     ("baselines", "position_prior", "Position prior"),
     ("baselines", "user_prior", "Per-user prior"),
+    ("baselines", "planted_truth", "Planted truth"),
     ("modes", "backbone_tf", "Backbone TF"),
     ("modes", "fixate_tf", "FixATE TF"),
     ("modes", "backbone_fg", "Backbone FG"),
@@ -42,11 +43,25 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
     plt.close(fig)
 
 
+def _has_metric(aggregates: Sequence[dict], variant: str, metric: str) -> bool:
+    return any(
+        f"micro_{metric}" in stats
+        for agg in aggregates
+        for by_variant in agg["results"].values()
+        for section in ("modes", "baselines")
+        for stats in by_variant.get(variant, {}).get(section, {}).values()
+    )
+
+
 def metric_bars(aggregate_files: Sequence[str | Path], variant: str, out: str | Path) -> None:
-    """One panel per metric; bars per method, per operator and backbone; error bars = seed std."""
+    """One panel per metric; bars per method, per operator and backbone; error bars = seed std.
+
+    The truth panels (KL to the planted truth, share of the gap closed) appear when the data is
+    synthetic and carries the truth."""
     aggregates = [json.loads(Path(f).read_text()) for f in aggregate_files]
-    fig, axes = plt.subplots(1, len(BAR_METRICS), figsize=(3.2 * len(BAR_METRICS), 4.2))
-    for ax, metric in zip(axes, BAR_METRICS, strict=True):
+    metrics = [m for m in BAR_METRICS if _has_metric(aggregates, variant, m)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 4.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
         labels, means, stds = [], [], []
         for agg in aggregates:
             for backbone, by_variant in agg["results"].items():
@@ -71,27 +86,37 @@ def metric_bars(aggregate_files: Sequence[str | Path], variant: str, out: str | 
     _save(fig, out)
 
 
+CURVES = (
+    ("loss", "training loss"),
+    ("lambda", "alignment weight λ"),
+    ("val_score", "validation score"),
+    ("val_truth_kl", "validation KL(truth || model)"),
+)
+
+
 def training_curves(log_files: Sequence[str | Path], out: str | Path) -> None:
-    """Loss, lambda and validation score per optimiser step, one line per run (seed)."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for file in map(Path, log_files):
-        log = pd.read_csv(file)
-        label = file.parent.name
-        for ax, column in zip(axes, ("loss", "lambda", "val_score"), strict=True):
+    """Loss, lambda, validation score and (synthetic users) the validation KL to the planted
+    truth per optimiser step, one line per run (seed); a curve no run has is left out."""
+    logs = {Path(f).parent.name: pd.read_csv(f) for f in log_files}
+    curves = [
+        (column, title)
+        for column, title in CURVES
+        if any(column in log and log[column].notna().any() for log in logs.values())
+    ]
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.3 * len(curves), 3.6), squeeze=False)
+    for ax, (column, title) in zip(axes[0], curves, strict=True):
+        for label, log in logs.items():
             if column in log and log[column].notna().any():
                 points = log[log[column].notna()]
                 ax.plot(
                     points["step"],
                     points[column],
-                    marker="o" if column == "val_score" else "",
+                    marker="o" if column.startswith("val_") else "",
                     label=label,
                 )
-    for ax, title in zip(
-        axes, ("training loss", "alignment weight λ", "validation score"), strict=True
-    ):
         ax.set_title(title)
         ax.set_xlabel("optimiser step")
-    axes[0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=7)
     _save(fig, out)
 
 

@@ -3,6 +3,11 @@
 Rows: the three baselines without a language model, then for each operator and backbone the bare
 backbone and FixATE, teacher-forced and by free generation. A FixATE row carries the per-user
 Wilcoxon p-value of its difference to the backbone in the same mode.
+
+On synthetic data the samples carry the planted truth: then the table also has KL to the truth
+(``truth_kl``), the share of the gap closed (``truth_r``), the planted truth itself as a row (its
+``kl`` is the noise ceiling), FixATE's p-value against the per-user prior on ``truth_kl``, and the
+identity test (other users' weights minus own, on ``truth_kl``). Columns no row fills are dropped.
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ TABLE_METRICS = (
     "log_loss",
     "auc",
     "answer_accuracy",
+    "truth_kl",
+    "truth_r",
 )
-TESTED_METRICS = ("js", "cosine", "csh@1", "tgo@3", "answer_accuracy")
+TESTED_METRICS = ("js", "cosine", "csh@1", "tgo@3", "answer_accuracy", "truth_kl")
 BASELINE_NAMES = {
     "uniform": "Uniform",
     "position_prior": "Position prior",
     "user_prior": "Per-user prior",
+    "planted_truth": "Planted truth",
 }
 MODE_NAMES = {
     "backbone_tf": "Backbone TF",
@@ -51,9 +59,18 @@ def _cell(summary: dict | None) -> str:
 
 
 def _row(
-    method: str, operator: str, backbone: str, variant: str, stats: dict, tests: dict | None
+    method: str,
+    operator: str,
+    backbone: str,
+    variant: str,
+    stats: dict,
+    tests: dict | None,
+    prior_tests: dict | None = None,
 ) -> dict:
     row = {"method": method, "operator": operator, "backbone": backbone, "variant": variant}
+    p_prior = (prior_tests or {}).get("truth_kl", {}).get("p_wilcoxon")
+    if p_prior is not None:
+        row["p_user_prior(truth_kl)"] = f"{p_prior:.3g}"
     for metric in TABLE_METRICS:
         row[metric] = _cell(stats.get(f"micro_{metric}"))
         if (
@@ -83,16 +100,27 @@ def results_table(
                     baselines_done.add(variant)
                 for mode, name in MODE_NAMES.items():
                     if mode in res["modes"]:
-                        fixate = mode.startswith("fixate")
-                        tests = res["wilcoxon"].get(mode[-2:]) if fixate else None
-                        rows.append(
-                            _row(
-                                name, agg["operator"], backbone, variant, res["modes"][mode], tests
-                            )
-                        )
-    frame = pd.DataFrame(rows)
-    p_cols = sorted(c for c in frame.columns if c.startswith("p("))
-    return frame[[c for c in frame.columns if not c.startswith("p(")] + p_cols].fillna("")
+                        rows.append(_mode_row(res, mode, name, agg["operator"], backbone, variant))
+    frame = pd.DataFrame(rows).fillna("")
+    frame = frame.loc[:, (frame != "").any(axis=0) | frame.columns.isin(["operator", "backbone"])]
+    p_cols = sorted(c for c in frame.columns if c.startswith(("p(", "p_")))
+    return frame[[c for c in frame.columns if not c.startswith(("p(", "p_"))] + p_cols]
+
+
+def _mode_row(res: dict, mode: str, name: str, operator: str, backbone: str, variant: str) -> dict:
+    """A backbone or FixATE row; FixATE carries its tests and, in TF, the identity test."""
+    fixate = mode.startswith("fixate")
+    kind = mode[-2:]
+    tests = res["wilcoxon"].get(kind) if fixate else None
+    prior_tests = res["wilcoxon"].get(f"{kind}_vs_user_prior") if fixate else None
+    row = _row(name, operator, backbone, variant, res["modes"][mode], tests, prior_tests)
+    identity = res.get("identity")
+    if mode == "fixate_tf" and identity and identity.get("mean_delta") is not None:
+        p_value = identity.get("p_wilcoxon_greater")
+        row["identity Δtruth_kl"] = f"{identity['mean_delta']:.4f}" + (
+            f" (p={p_value:.3g})" if p_value is not None else ""
+        )
+    return row
 
 
 def write_table(frame: pd.DataFrame, csv_path: str | Path, md_path: str | Path, title: str) -> None:

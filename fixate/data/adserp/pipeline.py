@@ -34,6 +34,7 @@ from fixate.data.adserp.trials import (
     profile_texts,
     trial_table,
 )
+from fixate.data.adserp.truth import read_truth, truth_per_slot
 from fixate.data.render import draw_slot_labels, save_jpeg
 from fixate.data.samples import SAMPLE_COLUMNS, SPLITS, write_samples
 from fixate.data.tables import write_json, write_parquet
@@ -219,8 +220,15 @@ def run_split(
     return report
 
 
-def samples_from_trials(trials: pd.DataFrame, split: dict[str, str], user: str) -> pd.DataFrame:
-    """Sample records of ``user``'s kept trials (image paths by convention)."""
+def samples_from_trials(
+    trials: pd.DataFrame,
+    split: dict[str, str],
+    user: str,
+    truth: pd.DataFrame | None = None,
+    where: str = "trials",
+) -> pd.DataFrame:
+    """Sample records of ``user``'s kept trials (image paths by convention), with the planted
+    gaze truth per slot when ``truth`` (synthetic data) is given, else null."""
     kept = trials[(trials["user_id"] == user) & trials["reason"].isna()]
     if kept.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SAMPLE_COLUMNS})
@@ -239,6 +247,7 @@ def samples_from_trials(trials: pd.DataFrame, split: dict[str, str], user: str) 
         n_candidates=n,
         label=kept["label"].astype(np.int32),
         split=kept["slug"].map(split),
+        truth_ms=None if truth is None else truth_per_slot(kept, truth, where),
     )
     return samples[SAMPLE_COLUMNS]
 
@@ -249,12 +258,16 @@ def run_shard(
     render_summary: str | Path,
     user: str,
     shard_out: str | Path,
+    truth_path: str | Path | None = None,
 ) -> int:
-    """Stage 4 (per user): the user's Sample shard, pointing at the rendered images."""
+    """Stage 4 (per user): the user's Sample shard, pointing at the rendered images; with
+    ``truth_path`` (the synthetic generator's ``truth/gaze_truth.csv``) each sample carries its
+    planted gaze truth per slot."""
     trials = read_trials(trials_path)
     split = QuerySplit.from_dict(json.loads(Path(split_path).read_text())).mapping()
     rendered = set(json.loads(Path(render_summary).read_text())["trials"])
-    samples = samples_from_trials(trials, split, user)
+    truth = read_truth(truth_path) if truth_path is not None else None
+    samples = samples_from_trials(trials, split, user, truth, str(truth_path))
     missing = sorted(set(samples["screen_id"]) - rendered)
     if missing:
         raise FileNotFoundError(

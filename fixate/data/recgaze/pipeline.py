@@ -27,6 +27,7 @@ from fixate.data.recgaze.raw import (
 from fixate.data.recgaze.render import PosterShelf, render_pair
 from fixate.data.recgaze.screens import build_screens
 from fixate.data.recgaze.split import task_split
+from fixate.data.recgaze.truth import read_truth, screen_truth
 from fixate.data.render import save_jpeg
 from fixate.data.samples import SAMPLE_COLUMNS, write_samples
 from fixate.data.tables import write_json, write_parquet
@@ -206,8 +207,11 @@ def run_render(
     return summary
 
 
-def samples_from_screens(screens: pd.DataFrame, user: str) -> pd.DataFrame:
-    """Sample records of ``user`` from the decision-screen table (image paths by convention)."""
+def samples_from_screens(
+    screens: pd.DataFrame, user: str, truth: pd.Series | None = None
+) -> pd.DataFrame:
+    """Sample records of ``user`` from the decision-screen table (image paths by convention),
+    with the planted gaze truth per slot when ``truth`` (synthetic data) is given."""
     screens = screens[screens["user_id"] == user]
     names = [image_names(user, s) for s in screens["screen_id"]]
     samples = screens.assign(
@@ -217,14 +221,20 @@ def samples_from_screens(screens: pd.DataFrame, user: str) -> pd.DataFrame:
         image_width=SCREEN_W,
         image_height=SCREEN_H,
         visit_index=screens["visit_index"].astype(np.int32),
+        truth_ms=None if truth is None else screen_truth(screens, truth),
     )
     return samples[SAMPLE_COLUMNS]
 
 
 def run_shard(
-    screens_path: str | Path, render_summary: str | Path, user: str, shard_out: str | Path
+    screens_path: str | Path,
+    render_summary: str | Path,
+    user: str,
+    shard_out: str | Path,
+    truth_path: str | Path | None = None,
 ) -> int:
-    """Stage 4 (per user): the user's Sample shard, pointing at the rendered images."""
+    """Stage 4 (per user): the user's Sample shard, pointing at the rendered images, with the
+    planted gaze truth of synthetic users when ``truth_path`` is given."""
     screens = user_screens(screens_path, user)
     rendered = set(json.loads(Path(render_summary).read_text())["screens"])
     missing = sorted(set(screens["screen_id"]) - rendered)
@@ -232,6 +242,7 @@ def run_shard(
         raise FileNotFoundError(
             f"{render_summary}: screens {missing[:5]} of {user} were not rendered"
         )
-    samples = samples_from_screens(screens, user)
+    truth = None if truth_path is None else read_truth(truth_path)
+    samples = samples_from_screens(screens, user, truth)
     write_samples(samples, shard_out)
     return len(samples)

@@ -24,7 +24,9 @@ Every synthetic participant has a stable style (how fast attention decays down t
 ads draw gaze and clicks, how often they scroll past, their fixation length), drawn once from the
 seed. Random numbers come from generators keyed by (seed, participant[, trial]), so equal arguments
 give byte-identical files. ``organic-aoi-data/`` (the organic result boxes, which the real dataset
-lacks) is written too unless ``organic=False``.
+lacks) is written too unless ``organic=False``, and ``truth/`` holds each trial's planted gaze truth
+(the expected dwell per item in the decision stop, :mod:`.adserp_truth`), outside the released
+format.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from fixate.data.adserp.raw import (
 )
 from fixate.data.adserp.timeline import SCALE
 from fixate.data.render import font
+from fixate.data.synthetic.adserp_truth import EYES, kept_ms_table, trial_truth, write_truth
 from fixate.data.tables import atomic_path, write_csv
 
 N_PARTICIPANTS = 47
@@ -69,6 +72,7 @@ AD_GAP = 27
 NOTCH_CSS = np.float32(1000 / 9)  # one wheel notch, 111.11 CSS px
 STEP_CSS = 10 / 9  # scroll animation positions are whole device px (1.11 CSS px)
 CLICK_SEQUENCE = ((0, "mousedown"), (90, "mouseup"), (400, "click"))  # an earlier click (ms)
+LONGEST_STOP_MS = 30000
 
 _PARTICIPANT_VALUES = {
     "gender": (("Male", 27), ("Female", 20)),
@@ -331,6 +335,8 @@ class _Trial:
     scroll: list[tuple[int, float]]  # t, offset CSS
     extra: list[tuple[int, str, str]]  # t, event, xpath: clicks and focus changes
     t_end: int
+    target: int  # the chosen item
+    decision: tuple[int, int, float]  # the final stop: start, press (Unix ms), scroll offset (px)
 
 
 class _Simulator:
@@ -392,12 +398,12 @@ class _Simulator:
         """Fixations with onsets in [start, end) in the viewport at ``scroll_px``."""
         out = []
         weights = self.gaze_weights(scroll_px, target)
-        t = start + int(self.rng.integers(60, 200))
+        t = start + int(self.rng.integers(*EYES.first_onset_ms))
         while True:
-            dur = int(_lognormal(self.rng, self.style.fix_median, 0.486, 40, 1976))
+            dur = int(_lognormal(self.rng, self.style.fix_median, EYES.fix_sigma, *EYES.fix_ms))
             if t + dur > end:
                 return out
-            if weights.sum() > 0 and self.rng.random() < 0.84:
+            if weights.sum() > 0 and self.rng.random() < EYES.on_item:
                 box = self.boxes[self.rng.choice(len(weights), p=weights / weights.sum())]
                 top, bottom = max(box[1], scroll_px) + 4, min(box[3], scroll_px + 918) - 4
                 depth = np.clip((top - scroll_px) / 922, 0, 1)
@@ -406,16 +412,33 @@ class _Simulator:
                 x = box[0] + self.rng.uniform(0, min(box[2] - box[0], 40 + sweep))
                 y = self.rng.uniform(top, max(top + 1, bottom))
             else:  # the header, the result count, the gaps, the right-hand side
-                x = self.rng.uniform(80, 1200)
-                y = scroll_px + self.rng.uniform(60 if scroll_px == 0 else 0, 900)
+                x = self.rng.uniform(*EYES.background_x)
+                y = scroll_px + self.rng.uniform(*EYES.background_rows(scroll_px))
             out.append((t, x, y, dur))
-            t += dur + int(self.rng.integers(18, 46))
+            t += dur + int(self.rng.integers(*EYES.gap_ms))
+
+    def stop_fixations(self, start: int, end: int, scroll_px: float, target: int | None) -> list:
+        """The fixations of a stop [start, end); in the final one (``target`` given) they end
+        before the press, and a stop long enough closes with a last look at the choice."""
+        if target is None:
+            return self.fixate(start, end, scroll_px, None)
+        out = self.fixate(start, end - EYES.press_margin_ms, scroll_px, target)
+        if end - start >= EYES.last_look_min_stop_ms:
+            tx, ty = self.point_in(target)
+            jitter = self.rng.normal(0, EYES.last_look_sd_px)
+            out.append((end - EYES.last_look_lead_ms, tx + jitter, ty, EYES.last_look_ms))
+        return out
+
+    def title_area(self, item: int) -> tuple[float, float, float, float]:
+        """Columns x0, x1 and rows y0, y1 (page px) of the item's title line."""
+        x0, y0, x1, y1 = self.boxes[item]
+        return x0 + 10, min(x1 - 10, x0 + 260), y0 + 16, min(y1 - 4, y0 + 34)
 
     def point_in(self, item: int) -> tuple[float, float]:
         """A page point (px) on the item's title line, where people click."""
-        x0, y0, x1, y1 = self.boxes[item]
-        x = self.rng.uniform(x0 + 10, min(x1 - 10, x0 + 260))
-        return x, self.rng.uniform(y0 + 16, min(y1 - 4, y0 + 34))
+        x0, x1, y0, y1 = self.title_area(item)
+        x = self.rng.uniform(x0, x1)
+        return x, self.rng.uniform(y0, y1)
 
     def move(self, t: int, frm: tuple[float, float], to: tuple[float, float]) -> list:
         """A mousemove burst (client CSS px) from ``frm`` to ``to`` starting at ``t``."""
@@ -483,18 +506,16 @@ class _Simulator:
             if final and short_final and k > 0:
                 dur = int(self.rng.integers(150, 390))
             elif final:
-                dur = int(_lognormal(self.rng, 5500 * pace, 0.5, 1200, 30000))
+                dur = int(_lognormal(self.rng, 5500 * pace, 0.5, 1200, LONGEST_STOP_MS))
                 dur = max(dur, 4000) if k == 0 else dur  # a trial lasts 5 s or more
             else:
                 dur = int(_lognormal(self.rng, 3500 * pace, 0.6, 450, 15000))
             if k == 0 and several_clicks:
                 dur = max(dur, 2500)  # room for an earlier click before anything else
             stop_end = t + dur
-            fix = self.fixate(t, stop_end - (250 if final else 0), px, target if final else None)
-            if final and dur >= 900:  # a last look at the choice just before pressing
-                tx, ty = self.point_in(target)
-                fix.append((stop_end - 240, tx + self.rng.normal(0, 8), ty, 210))
+            fix = self.stop_fixations(t, stop_end, px, target if final else None)
             fixations += fix
+            decision = (t, stop_end, px)
             if k == 0 and several_clicks:  # an earlier click (an image, a product ...)
                 on_screen = np.flatnonzero(self.boxes[:, 1] < 860)
                 goal = (
@@ -528,7 +549,7 @@ class _Simulator:
         # the eyes move on between the press and the logged click
         fixations += self.fixate(t_down, t_down + lag, plan[-1] * SCALE, None)
         extra += [(t_down + lag + 1, "blur", "/"), (t_down + lag + 1, "focus", "/")]
-        return _Trial(fixations, pointer, scroll, extra, t_down + lag)
+        return _Trial(fixations, pointer, scroll, extra, t_down + lag, target, decision)
 
 
 def _mouse_frame(sim: _Simulator, trial: _Trial, t0: int) -> pd.DataFrame:
@@ -679,6 +700,8 @@ def generate_adserp(
     ``trial-metadata``, ``full-page-screenshots`` (and ``organic-aoi-data`` with ``organic``),
     plus ``participants.csv``. Each block draws one of ``n_batches`` query batches; fewer batches
     mean more queries shared between participants. Equal arguments give byte-identical files.
+    The planted gaze truth goes to ``truth/`` beside them (:mod:`.adserp_truth`); it draws no
+    random numbers, so the released-format files are the same with or without it.
     """
     if not 1 <= trials_per_user <= N_BLOCKS * TRIALS_PER_BLOCK:
         raise ValueError(f"trials_per_user must be 1-{N_BLOCKS * TRIALS_PER_BLOCK}")
@@ -691,9 +714,11 @@ def generate_adserp(
     for folder in [*folders.values(), out / "pupil-data", out / ORGANIC_FOLDER]:
         folder.mkdir(parents=True, exist_ok=True)
     clicks: dict[str, int] = {}
+    truths: list[pd.DataFrame] = []
     n_trials = several = short = 0
     for u, user in enumerate(users):
         style = _style(seed, user)
+        kept_ms = kept_ms_table(style.fix_median, LONGEST_STOP_MS)
         user_rng = _rng(seed, "batches", user)
         batches = user_rng.choice(n_batches, size=N_BLOCKS, replace=n_batches < N_BLOCKS) + 1
         t0 = int((_STUDY_START + timedelta(days=2 * u)).timestamp() * 1000)
@@ -706,6 +731,7 @@ def generate_adserp(
             sim = _Simulator(rng, style, items, page_h)
             multi, too_short = rng.random() < 0.05, rng.random() < 0.03
             log = sim.simulate(t0, several_clicks=multi, short_final=too_short)
+            truths.append(trial_truth(sim, log, trial, kept_ms))
             fixations = pd.DataFrame(
                 [(t, round(x), round(y), d) for t, x, y, d in log.fixations],
                 columns=FIXATION_COLUMNS,
@@ -756,6 +782,7 @@ def generate_adserp(
             several += multi
             short += too_short
             t0 = log.t_end + int(rng.integers(8000, 40000))
+    write_truth(truths, out, seed)
     return {
         "n_users": n_users,
         "n_trials": n_trials,

@@ -686,6 +686,49 @@ class _SessionLog:
     clicks: np.ndarray  # (k, 4): ms, type, row, position
 
 
+@dataclass(frozen=True)
+class _PlanArrays:
+    """The visits of a plan as arrays, one entry per visit."""
+
+    scroll: np.ndarray
+    pages: np.ndarray  # (nv, 10)
+    action: np.ndarray
+    start: np.ndarray
+    boost_row: np.ndarray
+    swipe_row: np.ndarray
+    swipe_dir: np.ndarray
+
+    @classmethod
+    def of(cls, visits: Sequence[_Visit]) -> _PlanArrays:
+        return cls(
+            scroll=np.array([v.scroll for v in visits], dtype=np.int64),
+            pages=np.stack([v.pages for v in visits]),
+            action=np.array([v.action for v in visits]),
+            start=np.array([v.start for v in visits]),
+            boost_row=np.array([v.boost_row for v in visits]),
+            swipe_row=np.array([v.swipe_row for v in visits]),
+            swipe_dir=np.array([v.swipe_dir for v in visits]),
+        )
+
+
+@dataclass(frozen=True)
+class _Fixations:
+    """The fixations of some visits: where they are, what the eye tracker logs, how long."""
+
+    visit_of: np.ndarray  # visit of each fixation
+    v_first: np.ndarray  # first fixation of each visit
+    regular: np.ndarray  # fixations of the scanpath (not the action's own)
+    g_first: np.ndarray  # first regular fixation (index into ``regular``) of each glance
+    g_visit: np.ndarray  # visit of each glance
+    g_slot: np.ndarray  # poster slot (row0 * 5 + column) of each glance
+    x: np.ndarray
+    y: np.ndarray
+    strict: np.ndarray  # (n, 3) logged AOI: type, row, position
+    closest: np.ndarray  # (n, 3) closest AOI within 60 px
+    shift: np.ndarray  # page shift of x (page of the nearest carousel x screen width)
+    dur: np.ndarray  # ms
+
+
 _FIX_FIELDS = (
     "t", "dur", "s_type", "s_row", "s_pos", "c_type", "c_row", "c_pos", "x", "y", "scroll",
     "shift", "n_gaze", "g1", "gx1", "gy1", "gx2", "gy2",
@@ -721,6 +764,7 @@ class _Session:
         self.genre_widths = widths
         # Searching for a named title spreads attention over the rows.
         self.row_decay = self.style.row_decay ** (0.5 if self.kind == "direct" else 1.0)
+        self.visits: list[_Visit] = []  # the plan, once run
 
     # planning ---------------------------------------------------------------------------------
     def _step(self) -> int:
@@ -793,8 +837,11 @@ class _Session:
             visits[-1].weight += 0.5
         return visits
 
-    def _duration_s(self, n_stops: int) -> float:
-        """Target screen duration: task type, user speed, practice and the speed reminder."""
+    def _duration_s(self, n_stops: int, z: float | np.ndarray) -> float | np.ndarray:
+        """Target screen duration: task type, user speed, practice and the speed reminder.
+
+        ``z`` is the standard normal draw of the session's own variability (an array of them
+        gives as many durations)."""
         medians = {"free": (15.0, 0.55), "semi": (12.0, 0.5), "direct": (18.0, 0.4)}
         median, sigma = (45.0, 0.3) if self.outcome == "failed_search" else medians[self.kind]
         user, task = self.user, self.task
@@ -805,47 +852,51 @@ class _Session:
         factor = 1.15 * np.exp(-0.008 * order) * self.style.speed * (1 + 0.06 * (n_stops - 1))
         if user.reminder and order >= user.reminder:
             factor *= 0.85
-        return float(np.clip(median * factor * np.exp(sigma * self.rng.standard_normal()), 4, 90))
+        return np.clip(median * factor * np.exp(sigma * z), 4, 90)
 
     # laying out -------------------------------------------------------------------------------
-    def run(self) -> _SessionLog:
-        rng, st = self.rng, self.style
-        visits = self._plan()
-        nv = len(visits)
-        scroll = np.array([v.scroll for v in visits], dtype=np.int64)
-        pages = np.stack([v.pages for v in visits])
-        action = np.array([v.action for v in visits])
-        swipe_row = np.array([v.swipe_row for v in visits])
-        swipe_dir = np.array([v.swipe_dir for v in visits])
-        is_swipe, is_click = action == _SWIPE, action == _CLICK
-        n_total = max(nv + 2, round(self._duration_s(len(set(scroll.tolist()))) * 2.9))
-        weights = np.array([v.weight for v in visits])
-        n_reg = 1 + rng.multinomial(n_total - nv, weights / weights.sum())
+    def _attention(self, plan: _PlanArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Glance weight of every poster slot in every visit (nv, 10, 5), the rank of each row
+        among the rows on screen, and each row's visible extent (y0, y1) per visit.
 
-        # Attention per poster slot and visit: the user's row and column decay, genre taste,
-        # how much of the poster is on screen, and the swiped row or the poster being chosen.
-        y0 = np.maximum(_TOPS, scroll[:, None] + _VIEW_TOP)
-        y1 = np.minimum(_TOPS + POSTER_H, scroll[:, None] + _VIEW_BOTTOM)
+        The user's row and column decay, genre taste, how much of the poster is on screen, and
+        the swiped row or the poster being chosen."""
+        st = self.style
+        y0 = np.maximum(_TOPS, plan.scroll[:, None] + _VIEW_TOP)
+        y1 = np.minimum(_TOPS + POSTER_H, plan.scroll[:, None] + _VIEW_BOTTOM)
         cand = y1 - y0 >= _MIN_GLANCE_PX
         rank = np.cumsum(cand, axis=1) - 1
         w_row = np.where(cand, self.row_decay**rank * self.genre_w * (y1 - y0) / POSTER_H, 0.0)
-        boost_row = np.array([v.boost_row for v in visits])
-        boosted = np.flatnonzero(boost_row)
-        w_row[boosted, boost_row[boosted] - 1] *= 3.0
+        boosted = np.flatnonzero(plan.boost_row)
+        w_row[boosted, plan.boost_row[boosted] - 1] *= 3.0
         w = w_row[:, :, None] * st.col_w * st.slot_w[np.minimum(rank, 2)]
-        target_row, target_pos = self.target or (1, 1)
-        target_page, target_col = divmod(target_pos - 1, N_COLS)
         if self.target is not None:
             # The poster that will be chosen catches the eye whenever it is shown (a searched
             # title only once found).
+            target_row, target_pos = self.target
+            target_page, target_col = divmod(target_pos - 1, N_COLS)
             seen = 1.0 if self.kind == "direct" else 2.0
-            factor = np.where(is_click, 3.5, seen) * (pages[:, target_row - 1] == target_page)
+            shown = plan.pages[:, target_row - 1] == target_page
+            factor = np.where(plan.action == _CLICK, 3.5, seen) * shown
             w[:, target_row - 1, target_col] *= np.maximum(factor, 1.0)
+        return w, rank, np.stack([y0, y1])
+
+    def _fixations(
+        self, rng: np.random.Generator, plan: _PlanArrays, n_reg: np.ndarray
+    ) -> _Fixations:
+        """Every fixation of the visits of ``plan`` (``n_reg`` regular ones per visit, then the
+        action's own), with its point, logged AOIs and duration.
+
+        Glances are slots drawn by attention, ordered roughly in reading order within each visit
+        (rows top down, left to right); each glance holds a geometric number of fixations. The
+        visits are independent given ``n_reg``, so the same code lays out a whole session or many
+        repetitions of one visit (the planted truth)."""
+        st, nv = self.style, len(plan.scroll)
+        is_swipe, is_click = plan.action == _SWIPE, plan.action == _CLICK
+        w, rank, (y0, y1) = self._attention(plan)
         cdf = np.cumsum(w.reshape(nv, -1), axis=1)
         cdf /= cdf[:, -1:]
 
-        # Glances: slots drawn by attention, ordered roughly in reading order within each visit
-        # (rows top down, left to right); each glance holds a geometric number of fixations.
         n_regular = int(n_reg.sum())
         reg_visit = np.repeat(np.arange(nv), n_reg)
         reg_first = np.cumsum(n_reg) - n_reg
@@ -859,9 +910,8 @@ class _Session:
         key = rank[g_visit, g_slot // N_COLS] * N_COLS + g_slot % N_COLS
         key = key + rng.normal(0, st.order_noise, len(g_slot))
         g_slot = g_slot[np.lexsort((key, g_visit))]
-        starts = np.array([v.start for v in visits])
-        fixed = np.flatnonzero(starts >= 0)
-        g_slot[np.searchsorted(g_visit, fixed)] = starts[fixed]
+        fixed = np.flatnonzero(plan.start >= 0)
+        g_slot[np.searchsorted(g_visit, fixed)] = plan.start[fixed]
 
         # All fixations in time order: each visit's regular ones, then the action's own
         # fixations (the arrow before a swipe, the chosen poster before the selection click).
@@ -871,7 +921,6 @@ class _Session:
         per_visit = n_reg + n_extra
         visit_of = np.repeat(np.arange(nv), per_visit)
         v_first = np.cumsum(per_visit) - per_visit
-        v_last = v_first + per_visit - 1
         extra = np.arange(len(visit_of)) - v_first[visit_of] >= n_reg[visit_of]
         regular = np.flatnonzero(~extra)
         row = np.empty(len(visit_of), dtype=np.int64)
@@ -884,26 +933,63 @@ class _Session:
         missed = rng.choice([_NEAR, _HEADING, _ANY, _ARROW], n_regular, p=[0.55, 0.15, 0.28, 0.02])
         mode[regular] = np.where(off, missed, _ON)
         ev = visit_of[extra]
-        row[extra] = np.where(is_swipe[ev], swipe_row[ev], target_row) - 1
-        col[extra] = np.where(is_swipe[ev], 0, target_col)
+        target_row, target_pos = self.target or (1, 1)
+        row[extra] = np.where(is_swipe[ev], plan.swipe_row[ev], target_row) - 1
+        col[extra] = np.where(is_swipe[ev], 0, (target_pos - 1) % N_COLS)
         mode[extra] = np.where(is_swipe[ev], _SWIPE_ARROW, _SELECT)
 
         x, y = self._points(
             row,
             col,
             mode,
-            scroll[visit_of],
+            plan.scroll[visit_of],
             y0[visit_of, row],
             y1[visit_of, row],
-            swipe_dir[visit_of],
+            plan.swipe_dir[visit_of],
+            rng,
         )
-        strict, closest, shift = self._classify(x, y, visit_of, scroll, pages)
-
-        # Timing: log-normal durations, short saccades, occasional blinks; scrolling pauses the
-        # eyes, and after a swipe the carousel animates before the next fixation.
+        strict, closest, shift = self._classify(x, y, visit_of, plan.scroll, plan.pages)
+        # Log-normal durations; the look at the poster about to be chosen lasts longer.
         n = len(visit_of)
         dur = np.clip(np.round(np.exp(st.dur_mu + st.dur_sigma * rng.standard_normal(n))), 60, 2000)
         dur = np.where(mode == _SELECT, np.minimum(np.round(dur * 1.25), 2000), dur)
+        return _Fixations(
+            visit_of=visit_of,
+            v_first=v_first,
+            regular=regular,
+            g_first=g_first,
+            g_visit=g_visit,
+            g_slot=g_slot,
+            x=x,
+            y=y,
+            strict=strict,
+            closest=closest,
+            shift=shift,
+            dur=dur,
+        )
+
+    def run(self, visits: list[_Visit] | None = None) -> _SessionLog:
+        """Lay the session out in time; ``visits`` replays a given plan instead of drawing one
+        (repeated sessions of one screen, as the truth tests need)."""
+        rng = self.rng
+        self.visits = self._plan() if visits is None else visits
+        plan = _PlanArrays.of(self.visits)
+        nv = len(plan.scroll)
+        scroll, pages, action = plan.scroll, plan.pages, plan.action
+        swipe_dir = plan.swipe_dir
+        is_swipe, is_click = action == _SWIPE, action == _CLICK
+        n_stops = len(set(scroll.tolist()))
+        n_total = max(nv + 2, round(float(self._duration_s(n_stops, rng.standard_normal())) * 2.9))
+        weights = np.array([v.weight for v in self.visits])
+        n_reg = 1 + rng.multinomial(n_total - nv, weights / weights.sum())
+        fx = self._fixations(rng, plan, n_reg)
+        visit_of, v_first, dur = fx.visit_of, fx.v_first, fx.dur
+        v_last = v_first + np.bincount(visit_of, minlength=nv) - 1
+        target_row, target_pos = self.target or (1, 1)
+
+        # Timing: short saccades, occasional blinks; scrolling pauses the eyes, and after a
+        # swipe the carousel animates before the next fixation.
+        n = len(visit_of)
         gap = 22 + np.round(8 * np.exp(0.5 * rng.standard_normal(n)))
         gap += (rng.random(n) < 0.06) * rng.integers(80, 400, n)
         interval = dur + gap
@@ -922,7 +1008,7 @@ class _Session:
 
         acts = np.flatnonzero(is_swipe | is_click)
         click_type = np.where(is_swipe, np.where(swipe_dir > 0, _FWD, _BWD), _MOVIE)
-        click_row = np.where(is_swipe, swipe_row, target_row)
+        click_row = np.where(is_swipe, plan.swipe_row, target_row)
         click_pos = np.where(is_swipe, 0, target_pos)
         clicks = np.stack(
             [click_t[acts], click_type[acts], click_row[acts], click_pos[acts]], axis=1
@@ -939,9 +1025,9 @@ class _Session:
             click_t=click_t,
             is_swipe=is_swipe,
             is_click=is_click,
-            g_onset=onset[regular[g_first]],
-            g_visit=g_visit,
-            g_slot=g_slot,
+            g_onset=onset[fx.regular[fx.g_first]],
+            g_visit=fx.g_visit,
+            g_slot=fx.g_slot,
             pages=pages,
             action_aoi=np.stack([click_type, click_row, click_pos], axis=1),
         )
@@ -949,12 +1035,12 @@ class _Session:
         record = np.empty((n, len(_FIX_FIELDS)), dtype=np.int64)
         record[:, _F["t"]] = onset
         record[:, _F["dur"]] = dur
-        record[:, _F["s_type"] : _F["s_pos"] + 1] = strict
-        record[:, _F["c_type"] : _F["c_pos"] + 1] = closest
-        record[:, _F["x"]] = x + shift
-        record[:, _F["y"]] = y
+        record[:, _F["s_type"] : _F["s_pos"] + 1] = fx.strict
+        record[:, _F["c_type"] : _F["c_pos"] + 1] = fx.closest
+        record[:, _F["x"]] = fx.x + fx.shift
+        record[:, _F["y"]] = fx.y
         record[:, _F["scroll"]] = scroll[visit_of]
-        record[:, _F["shift"]] = shift
+        record[:, _F["shift"]] = fx.shift
         record[:, _F["n_gaze"]] = 1 + (rng.random(n) < 0.4)
         record[:, _F["g1"]] = rng.integers(4, 17, n)
         record[:, _F["gx1"] : _F["gy2"] + 1] = rng.integers(-_GAZE_NOISE, _GAZE_NOISE + 1, (n, 4))
@@ -969,9 +1055,10 @@ class _Session:
         vis0: np.ndarray,
         vis1: np.ndarray,
         swipe_dir: np.ndarray,
+        rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fixation points (page-local x, stimulus y) for each placement mode, on screen."""
-        rng, n = self.rng, len(row)
+        n = len(row)
         left, top = _COLX[col], _TOPS[row]
         # on a poster: centre-biased, inside its visible part
         lo, hi = vis0 + 3, vis1 - 3
@@ -1368,14 +1455,15 @@ def render_posters(items: pd.DataFrame, poster_dir: str | Path, seed: int) -> in
 # --- entry point ----------------------------------------------------------------------------------
 def _simulate(
     n_users: int, seed: int, tasks: Sequence[int]
-) -> tuple[list[PlannedSession], list[_SessionLog], list[_User], np.ndarray]:
-    """Plan and simulate every session; also return the users and the genre orders."""
+) -> tuple[list[PlannedSession], list[_Session], list[_SessionLog], list[_User], np.ndarray]:
+    """Plan and simulate every session; also return the sessions (with their visit plans), the
+    users and the genre orders."""
     tasks = _check_tasks(tasks)
     orders = genre_orders(seed)
     users = {uid: _make_user(seed, uid) for uid in recgaze_user_ids(n_users)}
     semi_rows = semi_free_rows(seed)
     plan = plan_sessions(n_users, seed, tasks)
-    logs = []
+    sessions, logs = [], []
     for planned in plan:
         user, task = users[planned.user_id], planned.task_id
         genres, semi_row = orders[task - 1], semi_rows.get(task, 0)
@@ -1384,8 +1472,9 @@ def _simulate(
             target = _choose_target(
                 _rng(seed, "target", user.uid, task), user, task, genres, semi_row
             )
-        logs.append(_Session(seed, user, task, genres, planned.outcome, target, semi_row).run())
-    return plan, logs, list(users.values()), orders
+        sessions.append(_Session(seed, user, task, genres, planned.outcome, target, semi_row))
+        logs.append(sessions[-1].run())
+    return plan, sessions, logs, list(users.values()), orders
 
 
 def generate_recgaze(
@@ -1394,16 +1483,21 @@ def generate_recgaze(
     seed: int = 7,
     posters: bool = True,
     tasks: Sequence[int] = ALL_TASKS,
+    truth: bool = True,
 ) -> dict:
     """Write a synthetic RecGaze raw folder and return a summary of what was written.
 
     Files: ``summary_feedback.csv``, ``non_public_feedback_dataset.csv``, ``aoi_data.csv``,
-    ``item_features.csv`` (all 40 tasks, whatever ``tasks`` is), ``user_features.csv`` and, with
-    ``posters``, ``posters/<basename of TMDB_poster_path>``. Equal arguments give byte-identical
-    files.
+    ``item_features.csv`` (all 40 tasks, whatever ``tasks`` is), ``user_features.csv``, with
+    ``posters`` the ``posters/<basename of TMDB_poster_path>`` images and, with ``truth``, the
+    users' planted gaze in ``truth/`` (beside the released formats, which it never changes).
+    Equal arguments give byte-identical files.
     """
+    # the truth module builds on this one's session simulator, hence imported here
+    from fixate.data.synthetic.recgaze_truth import write_truth
+
     out = Path(out_dir)
-    plan, logs, users, orders = _simulate(n_users, seed, tasks)
+    plan, sessions, logs, users, orders = _simulate(n_users, seed, tasks)
     items, movie_ids = _make_items(seed, orders)
     ctx = {
         "orders": orders,
@@ -1421,6 +1515,7 @@ def generate_recgaze(
     write_csv(items, out / "item_features.csv")
     write_csv(user_table, out / "user_features.csv")
     n_posters = render_posters(items, out / "posters", seed) if posters else 0
+    n_truth = write_truth(sessions, out, seed) if truth else 0
 
     selections = sum(bool(len(log.clicks)) and log.clicks[-1, 1] == _MOVIE for log in logs)
     return {
@@ -1435,5 +1530,6 @@ def generate_recgaze(
         "n_non_public_rows": len(non_public),
         "n_items": len(items),
         "n_posters": n_posters,
+        "n_truth_rows": n_truth,
         "seed": seed,
     }
