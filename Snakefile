@@ -21,6 +21,7 @@ include: "rules/models.smk"
 include: "rules/train.smk"
 include: "rules/report.smk"
 include: "rules/adserp.smk"
+include: "rules/study.smk"
 
 
 if adserp_trials():

@@ -142,17 +142,19 @@ def adserp_outputs():
 
 
 TINY_MODELS = ("tiny-qwen3vl", "tiny-internvl")
+# tiny models trained by the workflow to see the synthetic screens (rule model_seeing)
+WORKFLOW_MODELS = (*TINY_MODELS, *(f"{name}-seeing" for name in TINY_MODELS))
 
 
 def model_dir(backbone):
-    """The checkpoint folder of a backbone kind: materialised under results/ for tiny models."""
+    """The checkpoint folder of a backbone kind: made under results/ for the workflow's models."""
     name = config["backbones"][backbone]["model"]
-    if name in TINY_MODELS:
+    if name in WORKFLOW_MODELS:
         return f"{RESULTS}/models/{name}"
     if not Path(name, "config.json").exists():
         raise WorkflowError(
-            f"backbones.{backbone}.model: {name} is neither a tiny model ({', '.join(TINY_MODELS)}) "
-            "nor a local checkpoint folder with a config.json"
+            f"backbones.{backbone}.model: {name} is neither a model the workflow makes "
+            f"({', '.join(WORKFLOW_MODELS)}) nor a local checkpoint folder with a config.json"
         )
     return name
 
@@ -214,6 +216,29 @@ def main_run(dataset, backbone, operator, seed=None):
     """The first seed's run of the main variant (the first signal, no ablation)."""
     exp = config["experiment"]
     return run_dir(dataset, backbone, operator, exp["signals"][0], seed or exp["seeds"][0])
+
+
+def study_runs():
+    """metrics.json of every run of the known-truth study: each operator and seed on each dataset
+    (the main signal), and the control ablation of the main operator."""
+    study = config["study"]
+    if study["control"] not in config.get("ablations", {}):
+        raise WorkflowError(f"study.control names an unknown ablation: {study['control']}")
+    runs = [
+        (dataset, operator, "fixation", seed)
+        for dataset in study["datasets"]
+        for operator in study["operators"]
+        for seed in study["seeds"]
+    ]
+    runs += [
+        (dataset, study["main_operator"], f"fixation-{study['control']}", seed)
+        for dataset in study["datasets"]
+        for seed in study["seeds"]
+    ]
+    return [
+        f"{run_dir(dataset, study['backbone'], operator, variant, seed)}/metrics.json"
+        for dataset, operator, variant, seed in runs
+    ]
 
 
 def table_outputs(dataset):

@@ -18,3 +18,36 @@ rule model_tiny:
         "../envs/fixate.yaml"
     script:
         "../workflow_scripts/model_tiny.py"
+
+
+rule model_seeing:
+    """Train a tiny model to see the synthetic RecGaze screens (which carousel shows which genre,
+    which poster a letter names), so the known-truth study can tell the method from a blind
+    backbone; its perception before and after goes into the report."""
+    input:
+        base=f"{RESULTS}/models/{{name}}",
+        screens=f"{RESULTS}/recgaze/tables/screens.parquet",
+        item_features=recgaze_raw("item_features.csv"),
+        rendered=lambda w: expand(f"{RESULTS}/recgaze/images/{{user}}.json", user=recgaze_users()),
+    output:
+        model=directory(f"{RESULTS}/models/{{name}}-seeing"),
+        report=f"{RESULTS}/models/{{name}}-seeing.json",
+    wildcard_constraints:
+        name="|".join(TINY_MODELS),
+    params:
+        see=config["see"],
+        kind=lambda w: w.name.removeprefix("tiny-"),
+        dataset_dir=lambda w, input: str(Path(input.screens).parent.parent),
+        code=library("fixate/models", "fixate/probe", "fixate/data/recgaze/pipeline.py"),
+    log:
+        f"{RESULTS}/logs/models/{{name}}-seeing.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/models/{{name}}-seeing.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=lambda w: 10 + config["see"]["steps"] // 50,
+    conda:
+        "../envs/fixate.yaml"
+    script:
+        "../workflow_scripts/model_seeing.py"

@@ -26,6 +26,8 @@ TINY = {
         "ablations": ["shared_prompt"],
     },
     "train": {"epochs": 1, "n_basis": 2, "n_tokens": 4, "batch_size": 8, "grad_accum": 1},
+    # the known-truth study over the same runs, so its target only summarises them
+    "study": {"datasets": ["recgaze"], "operators": ["attnlrp"], "seeds": [1, 2]},
 }
 TARGET = "results/recgaze_attnlrp.json"
 
@@ -139,6 +141,14 @@ def test_a_training_setting_reruns_training_and_what_follows(workflow):
     assert not any(rule.startswith(("recgaze", "model")) for rule in jobs)
 
 
+def test_a_seeing_backbone_is_trained_before_the_runs_that_use_it(workflow):
+    """`model: tiny-qwen3vl-seeing` makes the workflow train the tiny model on the RecGaze screens
+    (rule model_seeing, after the tiny model and every user's renders) and retrain the runs."""
+    jobs = edited_config(workflow, {"backbones": {"qwen3vl": {"model": "tiny-qwen3vl-seeing"}}})
+    assert jobs["model_seeing"] == 1 and jobs["train"] == 4
+    assert not any(rule.startswith("recgaze") for rule in jobs)
+
+
 def test_a_job_with_two_devices_trains_data_parallel(workflow):
     """`--set-resources train:gpu=2` makes the same rule launch two processes (gloo on a CPU
     machine), and the run's metrics match the one-process run."""
@@ -164,3 +174,29 @@ def test_a_job_with_two_devices_trains_data_parallel(workflow):
     for mode, values in before["modes"].items():
         for metric, value in values.items():
             assert after["modes"][mode][metric] == pytest.approx(value, rel=1e-3, abs=1e-5)
+
+
+def test_the_known_truth_study_summarises_its_runs_against_the_truth(workflow):
+    """The study target reuses the trained runs (the main signal and the shared-prompt control),
+    and writes R per method, the checks with their p-values, the table and the figure."""
+    jobs = planned_jobs(workflow, "results/study/known_truth.json")
+    assert jobs == {"known_truth": 1}
+    snakemake(workflow, "results/study/known_truth.json")
+    study = json.loads((workflow / "results" / "study" / "known_truth.json").read_text())
+    rows = {(r["method"], r["operator"]): r for r in study["table"]}
+    assert rows[("Position prior", "")]["truth_r"] == 0.0
+    assert rows[("FixATE TF", "attnlrp")]["seeds"] == 2
+    assert ("FixATE TF, shared_prompt", "attnlrp") in rows
+    checks = study["checks"]
+    assert set(checks) == {
+        "recgaze: fixate_tf_beats_backbone_on_truth_kl",
+        "recgaze: fixate_tf_beats_user_prior_on_truth_kl",
+        "recgaze: identity_positive",
+        "recgaze: identity_of_shared_prompt",
+    }
+    # two users cannot make a paired test significant: no check passes on this data
+    assert not any(c.get("passed") for c in checks.values())
+    assert checks["recgaze: identity_of_shared_prompt"]["mean_delta"] == 0.0
+    page = (workflow / "results" / "study" / "known_truth.md").read_text()
+    assert page.startswith("# Known-truth study") and "| FixATE TF | attnlrp |" in page
+    assert (workflow / "results" / "study" / "known_truth.png").stat().st_size > 10_000

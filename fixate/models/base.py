@@ -393,8 +393,8 @@ class Backbone(ABC):
         return scatter_rows(embeds, batch.soft_index, soft.reshape(-1, soft.shape[-1]))
 
     @abstractmethod
-    def image_features(self, batch: ModelBatch) -> VisualFeatures:
-        """Run the frozen vision tower (no gradient)."""
+    def image_features(self, batch: ModelBatch, grad: bool = False) -> VisualFeatures:
+        """Run the vision tower; without ``grad`` (the frozen backbone) no graph is kept."""
 
     def screen_features(self, batch: ModelBatch, indices: Sequence[int]) -> VisualFeatures:
         """`image_features` of only the screens `indices` of `batch`, rows in that order.

@@ -91,9 +91,9 @@ class InternVLBackbone(Backbone):
         """1-D positions counted from each sample's first real token (left padding)."""
         return (attention_mask.cumsum(-1) - 1).clamp(min=0)
 
-    def image_features(self, batch: ModelBatch) -> VisualFeatures:
+    def image_features(self, batch: ModelBatch, grad: bool = False) -> VisualFeatures:
         config = self.model.config
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad):
             out = self.model.model.get_image_features(
                 pixel_values=batch.vision["pixel_values"],
                 vision_feature_layer=config.vision_feature_layer,

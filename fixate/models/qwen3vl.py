@@ -55,8 +55,8 @@ class Qwen3VLBackbone(Backbone):
         text = (attention_mask.cumsum(-1) - 1).clamp(min=0)
         return torch.cat([text[None], rope], 0)
 
-    def image_features(self, batch: ModelBatch) -> VisualFeatures:
-        with torch.no_grad():
+    def image_features(self, batch: ModelBatch, grad: bool = False) -> VisualFeatures:
+        with torch.set_grad_enabled(grad):
             out = self.model.model.get_image_features(
                 batch.vision["pixel_values"], batch.vision["image_grid_thw"], return_dict=True
             )
