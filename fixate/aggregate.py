@@ -37,7 +37,9 @@ def read_runs(metric_files: list[str | Path]) -> dict[RunKey, list[tuple[dict, P
         variant = file.parent.parent.name
         operator = file.parent.parent.parent.name
         groups[(run["dataset"], run["backbone"], operator, variant)].append((run, file.parent))
-    return dict(sorted(groups.items()))
+    return {
+        key: sorted(runs, key=lambda run: run[0]["seed"]) for key, runs in sorted(groups.items())
+    }
 
 
 def summarise(runs: list[tuple[dict, Path]]) -> dict:

@@ -97,4 +97,6 @@ def test_identity_test_sees_whether_weights_carry_the_user():
     assert result["n_users"] == 12 and result["mean_delta"] == pytest.approx(0.03)
     assert result["p_wilcoxon_greater"] < 0.001
     assert identity_test(own, own)["p_wilcoxon_greater"] == 1.0  # one prompt for everyone
+    rounding = own.assign(truth_kl=own["truth_kl"] + np.linspace(-2e-8, 3e-8, 12))
+    assert identity_test(own, rounding)["p_wilcoxon_greater"] == 1.0  # float32 rounding only
     assert identity_test(own.iloc[:3], own.iloc[:3])["p_wilcoxon_greater"] is None

@@ -196,7 +196,8 @@ def test_the_known_truth_study_summarises_its_runs_against_the_truth(workflow):
     }
     # two users cannot make a paired test significant: no check passes on this data
     assert not any(c.get("passed") for c in checks.values())
-    assert checks["recgaze: identity_of_shared_prompt"]["mean_delta"] == 0.0
+    control = checks["recgaze: identity_of_shared_prompt"]
+    assert abs(control["mean_delta"]) < 1e-6  # one prompt for everyone: no identity at all
     page = (workflow / "results" / "study" / "known_truth.md").read_text()
     assert page.startswith("# Known-truth study") and "| FixATE TF | attnlrp |" in page
     assert (workflow / "results" / "study" / "known_truth.png").stat().st_size > 10_000

@@ -162,7 +162,9 @@ def plot_study(summary: dict, path: str | Path) -> None:
     main operator's runs over training (the curve that shows convergence)."""
     table = pd.DataFrame(summary["table"])
     datasets = sorted(table["dataset"].unique())
-    fig, axes = plt.subplots(2, len(datasets), figsize=(7 * len(datasets), 8), squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(datasets), figsize=(7 * len(datasets), 10), squeeze=False, layout="constrained"
+    )
     for col, dataset in enumerate(datasets):
         part = table[table["dataset"] == dataset].reset_index(drop=True)
         labels = [
