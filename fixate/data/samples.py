@@ -95,7 +95,7 @@ def has_truth(frame: pd.DataFrame) -> bool:
     return (
         "truth_ms" in frame
         and len(frame) > 0
-        and bool(frame["truth_ms"].map(lambda v: n_slots_of(v, -1) >= 0).all())
+        and bool(frame["truth_ms"].map(lambda v: truth_of(v) is not None).all())
     )
 
 
