@@ -22,6 +22,7 @@ include: "rules/train.smk"
 include: "rules/report.smk"
 include: "rules/adserp.smk"
 include: "rules/study.smk"
+include: "rules/simulate.smk"
 
 
 if adserp_trials():

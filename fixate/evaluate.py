@@ -62,13 +62,17 @@ def answer_scores(
     n_soft: int,
     features: VisualFeatures,
     instruction: str,
+    open_batch: ModelBatch | None = None,
 ) -> list[np.ndarray]:
     """Log-probability of every candidate name of every screen, as the model would answer.
 
-    Names of one token (RecGaze letters) are read from a single pass without an answer; a name of
+    Names of one token (RecGaze letters) are read from a single pass without an answer
+    (``open_batch``: the screens encoded without answers, when the caller has it); a name of
     several tokens (AdSERP box 12) is scored by a teacher-forced pass with that name.
     """
-    open_batch = backbone.encode([replace(s, answer=None) for s in screens], n_soft, instruction)
+    if open_batch is None:
+        open_screens = [replace(s, answer=None) for s in screens]
+        open_batch = backbone.encode(open_screens, n_soft, instruction)
     with torch.no_grad():
         last = backbone.forward(open_batch, backbone.embed(open_batch, soft), features, window=0)
         log_probs = torch.log_softmax(last.logits[:, -1].float(), dim=-1).cpu()

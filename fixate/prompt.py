@@ -23,6 +23,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from fixate.data.tables import atomic_path
+
 MODES = ("personal", "shared", "frozen")
 _FORMAT = "fixate-soft-prompt/1"
 
@@ -80,9 +82,67 @@ class SoftPrompt(nn.Module):
         """(B, M) mixing weights softmax(z_u)."""
         return torch.softmax(self._logits(user_ids), dim=-1)
 
+    def population_mixture(self) -> Tensor:
+        """(M,) the mean mixing weights of the trained users: the prompt of a typical user, for a
+        screen whose user is unknown and as the start of a new user's enrollment."""
+        if self.mode != "personal" or not self.user_ids:
+            return torch.full(
+                (self.basis.shape[0],), 1 / self.basis.shape[0], device=self.basis.device
+            )
+        return torch.softmax(self.user_logits.detach(), dim=-1).mean(0)
+
+    def compose(self, mixture: Tensor) -> Tensor:
+        """(B, N, D) the prompts of (B, M) mixing weights, fp32."""
+        return torch.einsum("bm,mnd->bnd", mixture, self.basis)
+
     def forward(self, user_ids: Sequence[str]) -> Tensor:
         """(B, N, D) the composed prompt of each user, fp32."""
-        return torch.einsum("bm,mnd->bnd", self.mixture(user_ids), self.basis)
+        return self.compose(self.mixture(user_ids))
+
+    def with_new_users(self, user_ids: Sequence[str]) -> SoftPrompt:
+        """A prompt for users never trained: this one's bases, frozen, and trainable mixing logits
+        that start at the population's mean weights (enrollment, `fixate.enroll`).
+
+        Nothing of this prompt is shared with the new one, so fitting the new users can never move
+        a trained user's weights or the bases.
+        """
+        if self.mode != "personal":
+            raise ValueError(f"a {self.mode!r} prompt has no per-user weights to enroll users into")
+        new = SoftPrompt(
+            self.basis.shape[2],
+            user_ids,
+            n_basis=self.basis.shape[0],
+            n_tokens=self.n_tokens,
+            device=self.basis.device,
+        )
+        with torch.no_grad():
+            new.basis.copy_(self.basis)
+            logits = self.population_mixture().log()  # centred: the same mixture, least penalty
+            new.user_logits.copy_((logits - logits.mean()).expand_as(new.user_logits))
+        new.basis.requires_grad_(False)
+        return new
+
+    def merged(self, other: SoftPrompt) -> SoftPrompt:
+        """One prompt holding the users of both (enrolled users beside the trained ones); the
+        bases must be the same, bit for bit."""
+        if self.mode != other.mode or not torch.equal(self.basis.cpu(), other.basis.cpu()):
+            raise ValueError("the prompts do not share their basis prompts: not from one run")
+        clash = sorted(set(self.user_ids) & set(other.user_ids))
+        if clash:
+            raise ValueError(f"users {clash} are in both prompts")
+        merged = SoftPrompt(
+            self.basis.shape[2],
+            [*self.user_ids, *other.user_ids],
+            n_basis=self.basis.shape[0],
+            n_tokens=self.n_tokens,
+            mode=self.mode,
+            device=self.basis.device,
+        )
+        with torch.no_grad():
+            merged.basis.copy_(self.basis)
+            logits = torch.cat([self.user_logits, other.user_logits.to(self.basis.device)])
+            merged.user_logits.copy_(logits)
+        return merged
 
     def penalty(self, user_ids: Sequence[str]) -> Tensor:
         """Mean squared norm of the batch users' mixing logits (the reference's L_reg)."""
@@ -90,8 +150,6 @@ class SoftPrompt(nn.Module):
 
     def save(self, path: str | Path) -> None:
         """Write basis, user logits and the user id list to a safetensors file, atomically."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
         metadata = {
             "format": _FORMAT,
             "mode": self.mode,
@@ -101,8 +159,8 @@ class SoftPrompt(nn.Module):
             "basis": self.basis.detach().cpu(),
             "user_logits": self.user_logits.detach().cpu(),
         }
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str | None = None) -> SoftPrompt:

@@ -14,6 +14,8 @@ from fixate.data.errors import RawDataError
 from fixate.data.synthetic.adserp import adserp_user_ids
 from fixate.data.synthetic.recgaze import recgaze_user_ids
 from fixate.workflow import code_digest
+from fixate.data.samples import held_out_users
+from fixate.simulate.new_screens import SPEC_NAME as NEW_SCREENS_SPEC
 
 
 validate(config, schema="schemas/config.schema.yaml")
@@ -256,3 +258,44 @@ def report_outputs():
                           backbone=exp["backbones"], operator=exp["operators"],
                           kind=["training", "screens"])
     return outputs
+
+
+# Simulating users and enrolling them (rules/simulate.smk)
+NEW_SCREENS = f"{RESULTS}/screens/new_carousels"
+
+
+def simulation(name):
+    """The `simulate:` entry ``name``, with its run's folder and its screens' path."""
+    if name not in config.get("simulate", {}):
+        raise WorkflowError(f"simulate.{name} is not configured (config.yaml, simulate:)")
+    entry = config["simulate"][name]
+    run = entry["run"]
+    folder = run_dir(run["dataset"], run["backbone"], run["operator"], run["variant"], run["seed"])
+    screens = f"{NEW_SCREENS}/{NEW_SCREENS_SPEC}" if entry["screens"] == "new" else entry["screens"]
+    return {**entry, "run_dir": folder, "screens_path": screens, "backbone": run["backbone"]}
+
+
+def run_files(folder):
+    return [f"{folder}/{name}" for name in ("metrics.json", "prompt.safetensors", "profiles.json")]
+
+
+def enrolled_users(dataset, variant):
+    """The users a variant's run leaves out of training, to be enrolled (`held_out_users`)."""
+    users = {"recgaze": recgaze_users, "adserp": adserp_users}[dataset]()
+    return held_out_users(users, train_settings(variant).get("holdout_users", 0))
+
+
+def curve_inputs(dataset, operator):
+    """Every enrolled scoring of the learning curve: each seed's held-out run, each k."""
+    cfg = config["enroll"]
+    variant = f"fixation-{cfg['ablation']}"
+    if cfg["ablation"] not in config.get("ablations", {}):
+        raise WorkflowError(f"enroll.ablation names an unknown ablation: {cfg['ablation']}")
+    return [
+        f"{run_dir(dataset, cfg['backbone'], operator, variant, seed)}/enrolled/k{k}_test.parquet"
+        for seed in cfg["seeds"]
+        for k in cfg["sessions"]
+    ]
+
+
+ENROLL_RUN = f"{RESULTS}/runs/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}"

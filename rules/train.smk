@@ -19,6 +19,7 @@ rule train:
         metrics=f"{RUN}/metrics.json",
         per_sample=f"{RUN}/per_sample.parquet",
         prompt=f"{RUN}/prompt.safetensors",
+        profiles=f"{RUN}/profiles.json",
         log_csv=f"{RUN}/train_log.csv",
     params:
         train=lambda w: {**train_settings(w.variant),

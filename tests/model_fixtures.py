@@ -13,12 +13,14 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image, ImageDraw
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from fixate.data.samples import write_samples
 from fixate.models import Backbone, ModelBatch, Screen, VisualFeatures, load_backbone
 from fixate.models.tiny import TINY_KINDS, materialise
 from fixate.probe import ProbeResult, probe
@@ -113,3 +115,47 @@ def rules_training_probe(
         backbone, batch, soft, operator="attnlrp-rules", differentiable=True, features=features
     )
     return soft, result
+
+
+def make_samples(folder: Path, users=("u1", "u2"), per_split=(4, 2, 2)) -> list[Path]:
+    """Small screens (10 slots) whose gaze favours one slot per user, written as shards."""
+    images = folder / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    boxes = slot_boxes(SMALL, rows=2, cols=5)
+    rng = np.random.default_rng(0)
+    shards = []
+    for u, user in enumerate(users):
+        rows = []
+        k = 0
+        for split, count in zip(("train", "val", "test"), per_split, strict=True):
+            for _ in range(count):
+                name = f"images/{user}_{k}.png"
+                interface(lit=int(rng.integers(10)), size=SMALL).save(folder / name)
+                gaze = rng.uniform(0, 50, 10)
+                gaze[u * 3] += 400
+                rows.append(
+                    {
+                        "dataset": "toy",
+                        "user_id": user,
+                        "screen_id": f"S{k}",
+                        "content_id": f"c{k}",
+                        "visit_index": 0,
+                        "image_path": name,
+                        "labelled_image_path": name,
+                        "image_width": SMALL[0],
+                        "image_height": SMALL[1],
+                        "slot_boxes": boxes.tolist(),
+                        "slot_names": list(LETTERS[:10]),
+                        "n_candidates": 10,
+                        "label": u * 3,
+                        "gaze_ms": gaze.tolist(),
+                        "cursor_ms": [0.0] * 10,
+                        "split": split,
+                        "profile": f"Top_genre: {'Drama' if u else 'Comedy'}",
+                    }
+                )
+                k += 1
+        path = folder / "samples" / f"{user}.parquet"
+        write_samples(pd.DataFrame(rows), path)
+        shards.append(path)
+    return shards

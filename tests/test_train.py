@@ -7,64 +7,17 @@ import threading
 from dataclasses import asdict, fields
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
-from model_fixtures import SMALL, interface, slot_boxes
+from model_fixtures import make_samples
 
-from fixate.data.samples import write_samples
 from fixate.evaluate import MODES
 from fixate.models import DEFAULT_INSTRUCTION, ModelBatch, load_backbone
 from fixate.models.tiny import TINY_KINDS
 from fixate.train import PREPARED_AHEAD, NonFiniteLoss, TrainConfig, Trainer, run
 
 pytest_plugins = ["model_fixtures"]
-LETTERS = list("ABCDEFGHIJ")
-
-
-def make_samples(folder: Path, users=("u1", "u2"), per_split=(4, 2, 2)) -> list[Path]:
-    """Small screens (10 slots) whose gaze favours one slot per user, written as shards."""
-    images = folder / "images"
-    images.mkdir(parents=True, exist_ok=True)
-    boxes = slot_boxes(SMALL, rows=2, cols=5)
-    rng = np.random.default_rng(0)
-    shards = []
-    for u, user in enumerate(users):
-        rows = []
-        k = 0
-        for split, count in zip(("train", "val", "test"), per_split, strict=True):
-            for _ in range(count):
-                name = f"images/{user}_{k}.png"
-                interface(lit=int(rng.integers(10)), size=SMALL).save(folder / name)
-                gaze = rng.uniform(0, 50, 10)
-                gaze[u * 3] += 400
-                rows.append(
-                    {
-                        "dataset": "toy",
-                        "user_id": user,
-                        "screen_id": f"S{k}",
-                        "content_id": f"c{k}",
-                        "visit_index": 0,
-                        "image_path": name,
-                        "labelled_image_path": name,
-                        "image_width": SMALL[0],
-                        "image_height": SMALL[1],
-                        "slot_boxes": boxes.tolist(),
-                        "slot_names": LETTERS,
-                        "n_candidates": 10,
-                        "label": u * 3,
-                        "gaze_ms": gaze.tolist(),
-                        "cursor_ms": [0.0] * 10,
-                        "split": split,
-                        "profile": f"Top_genre: {'Drama' if u else 'Comedy'}",
-                    }
-                )
-                k += 1
-        path = folder / "samples" / f"{user}.parquet"
-        write_samples(pd.DataFrame(rows), path)
-        shards.append(path)
-    return shards
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,11 @@ TINY = {
     "train": {"epochs": 1, "n_basis": 2, "n_tokens": 4, "batch_size": 8, "grad_accum": 1},
     # the known-truth study over the same runs, so its target only summarises them
     "study": {"datasets": ["recgaze"], "operators": ["attnlrp"], "seeds": [1, 2]},
+    # a trained run on new screens, and enrolling the user a run held out
+    "screens": {"n": 2},
+    "simulate": {"demo": {"run": {"seed": 1}, "users": "all"}},
+    "ablations": {"holdout": {"holdout_users": 1}},
+    "enroll": {"seeds": [1], "sessions": [0, 1], "steps": 2},
 }
 TARGET = "results/recgaze_attnlrp.json"
 
@@ -103,6 +108,7 @@ def test_aggregate_has_seed_statistics_baselines_and_tests(workflow):
             "metrics.json",
             "per_sample.parquet",
             "prompt.safetensors",
+            "profiles.json",
             "train_log.csv",
         } <= files
 
@@ -201,3 +207,22 @@ def test_the_known_truth_study_summarises_its_runs_against_the_truth(workflow):
     page = (workflow / "results" / "study" / "known_truth.md").read_text()
     assert page.startswith("# Known-truth study") and "| FixATE TF | attnlrp |" in page
     assert (workflow / "results" / "study" / "known_truth.png").stat().st_size > 10_000
+
+
+def test_a_trained_run_simulates_new_screens_and_enrolls_held_out_users(workflow):
+    """The simulation reuses the trained run (only the new pages and the simulation run); the
+    learning curve trains the held-out variant, enrolls its held-out user for each k and scores."""
+    jobs = planned_jobs(workflow, "results/simulate/demo")
+    assert jobs == {"new_screens": 1, "simulate": 1}
+    snakemake(workflow, "results/simulate/demo", "results/enroll/recgaze_attnlrp.json")
+    out = workflow / "results" / "simulate" / "demo"
+    table = pd.read_parquet(out / "simulated.parquet")
+    assert set(table["user_id"]) == {"KInIT_1", "UvA_1", "population"}
+    assert set(table["screen_id"]) == {"new-carousel-01", "new-carousel-02"}
+    assert (out / "index.html").read_text().count("<img ") == 6
+    curve = json.loads((workflow / "results" / "enroll" / "recgaze_attnlrp.json").read_text())
+    assert curve["users"] == ["UvA_1"]  # the last user in id order is held out
+    assert [p["sessions"] for p in curve["curve"]["truth_kl"]] == [0, 1]
+    enrolled = workflow / "results/runs/recgaze/qwen3vl/attnlrp/fixation-holdout/seed1/enrolled"
+    assert {p.name for p in enrolled.iterdir()} >= {"k0.safetensors", "k1.json", "k1_test.parquet"}
+    assert (workflow / "results" / "enroll" / "recgaze_attnlrp.png").stat().st_size > 10_000

@@ -99,6 +99,28 @@ def has_truth(frame: pd.DataFrame) -> bool:
     )
 
 
+def held_out_users(users: Sequence[str] | pd.Series, n: int) -> list[str]:
+    """The ``n`` users a training run leaves out, to be enrolled afterwards: the last in id order
+    (synthetic users are drawn independently, so any fixed choice is a fair one)."""
+    if n < 0:
+        raise ValueError(f"holdout_users must be >= 0, not {n}")
+    ordered = sorted(set(map(str, users)))
+    if n and n >= len(ordered):
+        raise ValueError(
+            f"cannot hold out {n} of {len(ordered)} users: none would be left to train"
+        )
+    return ordered[len(ordered) - n :] if n else []
+
+
+def user_profiles(samples: pd.DataFrame, users: Sequence[str]) -> dict[str, str]:
+    """Each user's profile text (one per user in every dataset), for ``users`` in their order."""
+    profiles = samples.groupby("user_id")["profile"].first()
+    missing = sorted(set(users) - set(profiles.index))
+    if missing:
+        raise ValueError(f"no samples, hence no profile, for users {missing}")
+    return {user: str(profiles[user]) for user in users}
+
+
 def write_samples(frame: pd.DataFrame, path: str | Path) -> None:
     """Check and write one shard (possibly empty) atomically; a frame without truth gets nulls."""
     if "truth_ms" not in frame:

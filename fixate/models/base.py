@@ -109,6 +109,18 @@ class ScreenEncoding:
     def without_pixels(self) -> ScreenEncoding:
         return replace(self, vision={k: v for k, v in self.vision.items() if k != PIXELS})
 
+    def answered(self, answer: list[int]) -> ScreenEncoding:
+        """This screen (encoded without an answer) with ``answer``'s token ids appended: what
+        `Backbone.encode_screen` gives for the screen with that answer, without running the
+        image processor again."""
+        if self.answer is not None:
+            raise ValueError("the screen was encoded with an answer already")
+        return replace(
+            self,
+            ids=torch.cat([self.ids, torch.tensor(answer, dtype=self.ids.dtype)]),
+            answer=answer,
+        )
+
 
 @dataclass(frozen=True)
 class ModelBatch:
@@ -313,19 +325,21 @@ class Backbone(ABC):
         ids = processed["input_ids"][0]
         if int((ids == self.filler_id).sum()) != n_soft:
             raise ValueError("the prompt text itself contains the filler token")
-        answer = None if screen.answer is None else self.answer_ids(screen.answer)
         unit_cells, cell_weights = self._token_cells(processed, image.size)
         if unit_cells.shape[0] != int((ids == self.image_token_id).sum()):
             raise RuntimeError(f"{self.kind}: token cells do not match the visual tokens")
         width, height = screen.image.size
-        return ScreenEncoding(
-            ids=torch.cat([ids, torch.tensor(answer or [], dtype=ids.dtype)]),
-            answer=answer,
+        encoding = ScreenEncoding(
+            ids=ids,
+            answer=None,
             cells=unit_cells * torch.tensor([width, height, width, height]),
             weights=cell_weights,
             vision=self._vision_inputs(processed),
             slot_boxes=torch.as_tensor(screen.slot_boxes, dtype=torch.float32),
             n_soft=n_soft,
+        )
+        return (
+            encoding if screen.answer is None else encoding.answered(self.answer_ids(screen.answer))
         )
 
     def collate(self, encodings: Sequence[ScreenEncoding]) -> ModelBatch:

@@ -87,22 +87,31 @@ class FeatureCache:
         keys = [screen_key(screen) for screen in screens] if keys is None else list(keys)
         rows: list[tuple[Tensor, ...] | None] = [self._lookup(key) for key in keys]
         missing = [i for i, row in enumerate(rows) if row is None]
-        self.hits += len(keys) - len(missing)
-        self.misses += len(missing)
+        first: dict[str, int] = {}  # a screen repeated in the batch runs through the tower once
+        for i in missing:
+            first.setdefault(keys[i], i)
+        computed_rows = list(first.values())
+        self.hits += len(keys) - len(computed_rows)
+        self.misses += len(computed_rows)
         if missing:
-            whole = len(missing) == len(keys)  # then the batch's vision inputs serve as is
+            whole = len(computed_rows) == len(keys)  # then the batch's vision inputs serve as is
             computed = (
                 self.backbone.image_features(batch)
                 if whole
-                else self.backbone.screen_features(batch, missing)
+                else self.backbone.screen_features(batch, computed_rows)
             )
-            sizes = [len(batch.token_cells[i]) for i in missing]
+            sizes = [len(batch.token_cells[i]) for i in computed_rows]
             levels = [level.split(sizes) for level in (computed.image, *computed.deepstack)]
-            for slot, i in enumerate(missing):
-                rows[i] = tuple(level[slot] for level in levels)
-                self._store(keys[i], rows[i])
+            fresh = {
+                keys[i]: tuple(level[slot] for level in levels)
+                for slot, i in enumerate(computed_rows)
+            }
+            for key, row in fresh.items():
+                self._store(key, row)
             if whole:
                 return computed
+            for i in missing:
+                rows[i] = fresh[keys[i]]
         image, *deepstack = (torch.cat(level) for level in zip(*rows, strict=True))
         return VisualFeatures(image, tuple(deepstack))
 
@@ -119,8 +128,6 @@ class FeatureCache:
         return {"device": self.device_bytes, "host": self.host_bytes}
 
     def _store(self, key: str, rows: tuple[Tensor, ...]) -> None:
-        if key in self._entries:  # the same screen twice in one batch
-            return
         size = sum(t.numel() * t.element_size() for t in rows)
         tier = _tier(size, self._used, self.budgets)
         if tier is not None:

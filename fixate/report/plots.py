@@ -37,7 +37,7 @@ METHODS = (
 )
 
 
-def _save(fig: plt.Figure, path: str | Path) -> None:
+def save_figure(fig: plt.Figure, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -83,7 +83,7 @@ def metric_bars(aggregate_files: Sequence[str | Path], variant: str, out: str | 
         ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
         ax.set_title(metric)
     fig.suptitle(f"{aggregates[0]['dataset']} test metrics ({variant}; mean ± std over seeds)")
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 CURVES = (
@@ -117,7 +117,7 @@ def training_curves(log_files: Sequence[str | Path], out: str | Path) -> None:
         ax.set_title(title)
         ax.set_xlabel("optimiser step")
     axes[0][0].legend(fontsize=7)
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 def _shade(
@@ -177,4 +177,4 @@ def screen_panels(
         )
         for ax, (title, mass) in zip(row_axes, panels, strict=True):
             _shade(ax, picture, boxes, np.asarray(mass, dtype=float), title, int(sample["label"]))
-    _save(fig, out)
+    save_figure(fig, out)
