@@ -103,7 +103,8 @@ rule recgaze_render:
     params:
         quality=config["recgaze"]["render"]["jpeg_quality"],
         code=library("fixate/data/render.py", "fixate/data/recgaze/render.py",
-                     "fixate/data/recgaze/layout.py", "fixate/data/recgaze/pipeline.py"),
+                     "fixate/data/files.py", "fixate/data/recgaze/layout.py",
+                     "fixate/data/recgaze/pipeline.py"),
     log:
         f"{RESULTS}/logs/recgaze/render/{{user}}.log",
     benchmark:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 from recgaze_raw import Session, movie_id, write_raw
 
 from fixate.data.errors import RawDataError
-from fixate.data.recgaze.pipeline import raw_files, run_events, run_screens
+from fixate.data.recgaze.pipeline import raw_files, run_events, run_render, run_screens
 
 
 def preprocess(
@@ -273,3 +274,24 @@ def test_a_run_that_keeps_no_session_stops_with_the_reasons(tmp_path):
     ):
         preprocess(tmp_path, [dropped, Session("U9", 3).fix(1, 1).click("Movie", 1, 1)], ["U1"])
     assert not (tmp_path / "out" / "screens.parquet").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not an image"])
+def test_a_broken_poster_stops_the_render_naming_it(tmp_path, damage):
+    preprocess(tmp_path, [kept()])
+    raw = raw_files(tmp_path / "raw")
+    raw["posters"].mkdir()
+    poster = raw["posters"] / f"p{movie_id(13, 1, 1)}.jpg"
+    Image.new("RGB", (342, 193), "orange").save(poster)
+    data = poster.read_bytes()
+    poster.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"GIF89a?")
+    with pytest.raises(RawDataError, match=rf"p{movie_id(13, 1, 1)}.jpg: not a readable image"):
+        run_render(
+            tmp_path / "out" / "screens.parquet",
+            raw["aoi"],
+            raw["items"],
+            raw["posters"],
+            "U1",
+            tmp_path / "dataset",
+            tmp_path / "dataset" / "U1.json",
+        )
