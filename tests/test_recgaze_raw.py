@@ -17,6 +17,7 @@ from fixate.data.recgaze.raw import (
     read_non_public,
     read_summary_feedback,
     read_user_features,
+    user_ids,
 )
 from fixate.data.tables import TableNotes
 
@@ -190,6 +191,17 @@ def test_a_renamed_column_is_named_in_every_table(raw, name, column):
     path.write_text(lines[0].replace(column, column.lower() + "_x", 1) + "".join(lines[1:]))
     with pytest.raises(RawDataError, match=rf"{name}, line 1: missing column\(s\) '{column}'"):
         READERS[name](path)
+
+
+def test_the_workflow_user_list_checks_user_features(raw):
+    assert user_ids(raw / "user_features.csv") == ["U1", "U2"]
+    path = raw / "user_features.csv"
+    path.write_text(path.read_text().replace("UserID", "User_ID", 1))
+    with pytest.raises(
+        RawDataError,
+        match=r"user_features.csv, line 1: missing column\(s\) 'UserID' \(found 'User_ID'",
+    ):
+        user_ids(path)
 
 
 @pytest.mark.parametrize(

@@ -257,6 +257,12 @@ def read_user_features(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
     return read_raw_table(path, USER_SCHEMA, USER_RULES)
 
 
+def user_ids(path: str | Path) -> list[str]:
+    """The participants of ``user_features.csv``, sorted (the per-user fan-out of the workflow,
+    read with every check of :func:`read_user_features` while the job graph is built)."""
+    return sorted(read_user_features(path)[0]["UserID"])
+
+
 def read_aoi_data(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
     """The pilot AOI boxes (stimulus pixels)."""
     return read_raw_table(path, AOI_SCHEMA, AOI_RULES)
