@@ -62,7 +62,7 @@ def render_times(raw: Path, out: Path, n: int) -> list[float]:
 
     files = raw_files(raw)
     layout = load_layout(files["aoi"])
-    items = read_item_features(files["items"])
+    items, _ = read_item_features(files["items"])
     screens = pd.read_parquet(out / "screens.parquet").head(n)
     times = []
     for row in screens.itertuples(index=False):

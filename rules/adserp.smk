@@ -23,7 +23,7 @@ if config["adserp"]["source"] == "synthetic":
             code=library("fixate/data/synthetic/adserp.py", "fixate/data/synthetic/adserp_truth.py",
                          "fixate/data/adserp/raw.py", "fixate/data/adserp/timeline.py",
                          "fixate/data/adserp/truth.py", "fixate/data/render.py",
-                         "fixate/data/tables.py"),
+                         "fixate/data/tables.py", "fixate/data/files.py"),
         log:
             f"{RESULTS}/logs/adserp/synthetic.log",
         benchmark:
@@ -54,7 +54,8 @@ rule adserp_trials:
         preprocess=config["adserp"]["preprocess"],
         code=library("fixate/data/adserp/raw.py", "fixate/data/adserp/timeline.py",
                      "fixate/data/adserp/aoi.py", "fixate/data/adserp/trials.py",
-                     "fixate/data/adserp/pipeline.py", "fixate/data/tables.py"),
+                     "fixate/data/adserp/pipeline.py", "fixate/data/tables.py",
+                     "fixate/data/files.py"),
     log:
         f"{RESULTS}/logs/adserp/trials/{{user}}.log",
     benchmark:
@@ -77,8 +78,8 @@ rule adserp_render:
         done=f"{AD}/images/{{user}}.json",
     params:
         quality=config["adserp"]["render"]["jpeg_quality"],
-        code=library("fixate/data/render.py", "fixate/data/adserp/trials.py",
-                     "fixate/data/adserp/pipeline.py"),
+        code=library("fixate/data/render.py", "fixate/data/files.py",
+                     "fixate/data/adserp/trials.py", "fixate/data/adserp/pipeline.py"),
     log:
         f"{RESULTS}/logs/adserp/render/{{user}}.log",
     benchmark:
@@ -109,7 +110,8 @@ rule adserp_split:
     params:
         split=config["adserp"]["split"],
         code=library("fixate/data/adserp/split.py", "fixate/data/adserp/trials.py",
-                     "fixate/data/adserp/raw.py", "fixate/data/adserp/pipeline.py"),
+                     "fixate/data/adserp/raw.py", "fixate/data/adserp/pipeline.py",
+                     "fixate/data/tables.py", "fixate/data/files.py"),
     log:
         f"{RESULTS}/logs/adserp/split.log",
     resources:

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import pandas as pd
 from snakemake.utils import validate
 
 from fixate.data.adserp.raw import ORGANIC_FOLDER as ADSERP_ORGANIC_FOLDER
@@ -11,6 +10,7 @@ from fixate.data.adserp.raw import participants_with_trials
 from fixate.data.adserp.truth import TRUTH_FILE as ADSERP_TRUTH_FILE
 from fixate.data.adserp.truth import TRUTH_INFO as ADSERP_TRUTH_INFO
 from fixate.data.errors import RawDataError
+from fixate.data.recgaze.raw import user_ids as recgaze_raw_user_ids
 from fixate.data.synthetic.adserp import adserp_user_ids
 from fixate.data.synthetic.recgaze import recgaze_user_ids
 from fixate.workflow import code_digest
@@ -70,7 +70,10 @@ def recgaze_users():
             "summary_feedback.csv, non_public_feedback_dataset.csv, aoi_data.csv, "
             "item_features.csv and user_features.csv"
         )
-    return sorted(pd.read_csv(users_csv, usecols=["UserID"], dtype=str)["UserID"].dropna())
+    try:
+        return recgaze_raw_user_ids(users_csv)
+    except RawDataError as err:
+        raise WorkflowError(f"recgaze.raw_dir: {err}") from err
 
 
 def recgaze_outputs():

@@ -18,7 +18,8 @@ if config["recgaze"]["source"] == "synthetic":
         params:
             synthetic=config["recgaze"]["synthetic"],
             code=library("fixate/data/synthetic", "fixate/data/recgaze/layout.py",
-                         "fixate/data/recgaze/raw.py", "fixate/data/tables.py"),
+                         "fixate/data/recgaze/raw.py", "fixate/data/tables.py",
+                         "fixate/data/files.py"),
         log:
             f"{RESULTS}/logs/recgaze/synthetic.log",
         benchmark:
@@ -45,7 +46,7 @@ rule recgaze_events:
         preprocess=config["recgaze"]["preprocess"],
         code=library("fixate/data/recgaze/events.py", "fixate/data/recgaze/raw.py",
                      "fixate/data/recgaze/layout.py", "fixate/data/tables.py",
-                     "fixate/data/recgaze/pipeline.py"),
+                     "fixate/data/files.py", "fixate/data/recgaze/pipeline.py"),
     log:
         f"{RESULTS}/logs/recgaze/events.log",
     benchmark:
@@ -75,7 +76,8 @@ rule recgaze_screens:
         split_seed=config["recgaze"]["preprocess"]["split_seed"],
         code=library("fixate/data/recgaze/screens.py", "fixate/data/recgaze/split.py",
                      "fixate/data/recgaze/raw.py", "fixate/data/recgaze/layout.py",
-                     "fixate/data/tables.py", "fixate/data/recgaze/pipeline.py"),
+                     "fixate/data/tables.py", "fixate/data/files.py",
+                     "fixate/data/recgaze/pipeline.py"),
     log:
         f"{RESULTS}/logs/recgaze/screens.log",
     benchmark:
@@ -101,7 +103,8 @@ rule recgaze_render:
     params:
         quality=config["recgaze"]["render"]["jpeg_quality"],
         code=library("fixate/data/render.py", "fixate/data/recgaze/render.py",
-                     "fixate/data/recgaze/layout.py", "fixate/data/recgaze/pipeline.py"),
+                     "fixate/data/files.py", "fixate/data/recgaze/layout.py",
+                     "fixate/data/recgaze/pipeline.py"),
     log:
         f"{RESULTS}/logs/recgaze/render/{{user}}.log",
     benchmark:

@@ -26,7 +26,7 @@ from fixate.data.adserp.pipeline import (
     run_split,
     run_trials,
 )
-from fixate.data.adserp.raw import participant_of, trial_file
+from fixate.data.adserp.raw import TRIAL_FOLDERS, participant_of, trial_file
 from fixate.data.adserp.trials import Settings
 from fixate.data.errors import RawDataError
 from fixate.data.samples import read_samples
@@ -275,7 +275,7 @@ def test_the_reference_click_end_moves_the_window_to_the_logged_click(tmp_path):
 
 
 def test_user_supplied_organic_boxes_come_before_rendered_ones(tmp_path):
-    raw = copy_trials(tmp_path / "raw", ("p004-b1-t3",))
+    raw = copy_trials(tmp_path / "raw", ("p004-b1-t3", "p007-b3-t8"))
     rendered = tmp_path / "rendered"
     write_organic(rendered, "p004-b1-t3", [(1, 162, 703, 702, 862)])
     write_organic(raw / "organic-aoi-data", "p004-b1-t3", [(1, 162, 1500, 702, 1600)])
@@ -300,7 +300,7 @@ def test_a_trial_missing_a_file_or_with_a_wrong_screenshot_is_a_reported_drop(tm
 
 
 def test_a_screenshot_of_another_page_height_and_an_unknown_participant_are_dropped(tmp_path):
-    raw = copy_trials(tmp_path / "raw", ("p004-b1-t3", "p005-b6-t3"))
+    raw = copy_trials(tmp_path / "raw", ("p004-b1-t3", "p005-b6-t3", "p007-b3-t8"))
     Image.new("RGB", (1280, 2000), "white").save(trial_file(raw, "p004-b1-t3", "screenshot"))
     participants = raw / "participants.csv"
     lines = participants.read_text().splitlines()
@@ -355,3 +355,72 @@ def test_hand_made_trials_drop_for_no_click_a_late_scroll_and_no_dwell(tmp_path)
     kept = trials.loc["p101-b1-t4"]
     assert kept["gaze_ms"].tolist() == [200] and kept["cursor_ms"].tolist() == [0]
     assert kept["profile"].endswith("pref_website: Amazon, online_shopping_freq: Monthly")
+
+
+SAMPLE_FIELDS = ["label", "slot_boxes", "gaze_ms", "cursor_ms", "stop_start", "stop_end"]
+
+
+def sample_of(row: pd.Series) -> list:
+    """The fields that make a trial's sample, as plain lists."""
+    return [np.array(list(v) if np.ndim(v) else v).tolist() for v in row[SAMPLE_FIELDS]]
+
+
+def rewrite_log(raw: Path, role: str, edit) -> None:
+    """Apply ``edit`` to the lines of p007-b3-t8's log of ``role`` (header first)."""
+    path = trial_file(raw, "p007-b3-t8", role)
+    path.write_text("".join(edit(path.read_text().splitlines(keepends=True))))
+
+
+def repeat_last_click(lines: list[str]) -> list[str]:
+    at = max(i for i, line in enumerate(lines) if ",click," in line)
+    return [*lines[: at + 1], lines[at], *lines[at + 1 :]]
+
+
+def reverse(lines: list[str]) -> list[str]:
+    return [lines[0], *reversed(lines[1:])]
+
+
+def add_column(lines: list[str]) -> list[str]:
+    return [lines[0].rstrip("\n") + ",note\n", *(x.rstrip("\n") + ",x\n" for x in lines[1:])]
+
+
+@pytest.mark.parametrize(
+    ("role", "edit", "noted"),
+    [
+        ("mouse", repeat_last_click, {"duplicate_rows_dropped": 1, "duplicate_lines": [879]}),
+        ("mouse", reverse, {"rows_out_of_order": 876}),
+        ("fixations", reverse, {"rows_out_of_order": 115}),
+        ("fixations", add_column, {"extra_columns": ["note"]}),
+    ],
+)
+def test_repeated_reordered_or_extra_log_input_keeps_the_sample_and_is_reported(
+    ads_only, tmp_path, role, edit, noted
+):
+    raw = copy_trials(tmp_path / "raw", ("p007-b3-t8",))
+    rewrite_log(raw, role, edit)
+    trials, report, _ = run_all(raw, tmp_path / "out")
+    row, clean = trials.loc["p007-b3-t8"], ads_only[0].loc["p007-b3-t8"]
+    assert pd.isna(row["reason"]) and row["n_clicks"] == clean["n_clicks"]
+    assert sample_of(row) == sample_of(clean)
+    folder = report["raw_files"][TRIAL_FOLDERS[role][0]]
+    assert folder["files_read"] == 1
+    assert {k: v for k, v in folder["trials"]["p007-b3-t8"].items() if k in noted} == noted
+    assert report["raw_files"]["participants.csv"]["rows"] == 47
+
+
+def test_a_truncated_screenshot_stops_the_render_naming_it(tmp_path):
+    raw = copy_trials(tmp_path / "raw", ("p007-b3-t8",))
+    run_trials(raw, "p007", tmp_path / "p007.parquet")
+    path = trial_file(raw, "p007-b3-t8", "screenshot")
+    path.write_bytes(path.read_bytes()[:200_000])
+    with pytest.raises(RawDataError, match=r"p007-b3-t8.png: not a readable image \(image file is"):
+        run_render(tmp_path / "p007.parquet", raw, "p007", tmp_path / "out", tmp_path / "p007.json")
+
+
+def test_a_run_that_keeps_no_trial_stops_with_the_reasons(tmp_path):
+    raw = copy_trials(tmp_path / "raw", ("p004-b1-t3", "p005-b6-t3"))
+    with pytest.raises(
+        RawDataError, match=r"raw: no trial gave a sample \(all 2 dropped: no_organic_boxes 2\)"
+    ):
+        run_all(raw, tmp_path / "out")
+    assert not (tmp_path / "out" / "report.json").exists()

@@ -87,19 +87,20 @@ def test_the_last_click_ends_the_trial_and_its_mousedown_is_its_own():
 
 def test_the_real_p007_click_lands_in_the_first_top_text_ad():
     raw = real_sample()
-    click = final_click(read_mouse(trial_file(raw, "p007-b3-t8", "mouse")))
+    mouse, _ = read_mouse(trial_file(raw, "p007-b3-t8", "mouse"))
+    click = final_click(mouse)
     ads = read_ad_boxes(trial_file(raw, "p007-b3-t8", "ads"))
     first_top = ads[ads["kind"] == "native_ad"].iloc[0]
     assert click.kind == "ad_top"
     assert first_top["x0"] <= click.x <= first_top["x1"]
     assert first_top["y0"] <= click.y <= first_top["y1"]
     # the reference added the scroll at the click (100 px) a second time: the second ad
-    scroll = scroll_timeline(read_mouse(trial_file(raw, "p007-b3-t8", "mouse"))).at(click.t_click)
+    scroll = scroll_timeline(mouse).at(click.t_click)
     assert not first_top["y0"] <= click.y + scroll <= first_top["y1"]
 
 
 def test_the_pointer_keeps_its_screen_position_while_the_page_scrolls():
-    log = read_mouse(trial_file(real_sample(), "p014-b4-t5", "mouse"))
+    log, _ = read_mouse(trial_file(real_sample(), "p014-b4-t5", "mouse"))
     track = pointer_track(log, scroll_timeline(log))
     # a wheel scroll of 222 CSS px between these events, the hand still on the wheel
     before = track[track["t"] == 1675251370253]["client_y"].iloc[0]

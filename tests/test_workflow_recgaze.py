@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
+from recgaze_raw import Session, write_raw
 from workflow_helpers import edited_config, planned_jobs, scratch_workflow, snakemake
 
 from fixate.data.samples import read_samples
@@ -127,3 +128,23 @@ def test_bad_config_is_refused_with_the_key_named(tmp_path):
     assert "Additional properties are not allowed ('sourse' was unexpected)" in (
         result.stdout + result.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda text: text.replace("UserID", "User_ID", 1),
+            ", line 1: missing column(s) 'UserID' (found 'User_ID': renamed?)",
+        ),
+        (lambda text: text.splitlines(keepends=True)[0], ": no data rows"),
+    ],
+)
+def test_a_broken_user_table_is_named_while_the_jobs_are_planned(tmp_path, edit, message):
+    raw = write_raw(tmp_path / "raw", [Session("U1", 2).fix(1, 1).click("Movie", 1, 1)])
+    users = raw / "user_features.csv"
+    users.write_text(edit(users.read_text()))
+    work = scratch_workflow(tmp_path / "wf", {"recgaze": {"source": "raw", "raw_dir": str(raw)}})
+    result = snakemake(work, "--dry-run", check=False)
+    assert result.returncode != 0
+    assert f"recgaze.raw_dir: {users}{message}" in result.stdout + result.stderr

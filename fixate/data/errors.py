@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -22,3 +23,14 @@ class RawDataError(ValueError):
         self.path = str(path)
         self.line = line
         self.column = column
+
+
+def no_samples(path: str | Path, what: str, total: int, dropped: Mapping[str, int]) -> RawDataError:
+    """The error of a run in which no ``what`` (a session, a trial) gave a sample.
+
+    Such a run is stopped rather than finished with an empty output that only the report
+    explains; the message carries the drop reasons, since the report is not written.
+    """
+    reasons = ", ".join(f"{reason} {n}" for reason, n in dropped.items() if n) or "none found"
+    problem = f"no {what} gave a sample (all {total} dropped: {reasons})"
+    return RawDataError(path, None, None, problem)

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from PIL import Image
 
 from fixate.data.adserp.raw import (
     PARTICIPANTS_FILE,
+    TRIAL_FOLDERS,
     list_trials,
     participant_of,
     read_participants,
@@ -27,6 +27,7 @@ from fixate.data.adserp.raw import (
 from fixate.data.adserp.split import QuerySplit, query_split
 from fixate.data.adserp.trials import (
     DROP_REASONS,
+    NOTED_ROLES,
     ORGANIC_SOURCES,
     TRIAL_SCHEMA,
     Settings,
@@ -35,9 +36,11 @@ from fixate.data.adserp.trials import (
     trial_table,
 )
 from fixate.data.adserp.truth import read_truth, truth_per_slot
+from fixate.data.errors import no_samples
+from fixate.data.files import open_image
 from fixate.data.render import draw_slot_labels, save_jpeg
 from fixate.data.samples import SAMPLE_COLUMNS, SPLITS, write_samples
-from fixate.data.tables import write_json, write_parquet
+from fixate.data.tables import TableNotes, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,8 @@ def run_trials(
     raw_dir = Path(raw_dir)
     settings = settings or Settings()
     listing = list_trials(raw_dir)
-    profiles, n_swapped = profile_texts(read_participants(raw_dir / PARTICIPANTS_FILE))
+    participants, _ = read_participants(raw_dir / PARTICIPANTS_FILE)  # notes: in the split stage
+    profiles, n_swapped = profile_texts(participants)
     if n_swapped:
         log.info(
             "participants.csv: pref_website/online_shopping_freq swapped in %d rows", n_swapped
@@ -65,6 +69,11 @@ def run_trials(
     table = trial_table(
         [build_trial(raw_dir, t, listing, profiles, organic, settings) for t in trials]
     )
+    for role in NOTED_ROLES:
+        for trial, entry in zip(table["trial_id"], table[f"{role}_notes"], strict=True):
+            changes = TableNotes.from_dict(entry).changes() if entry is not None else ""
+            if changes:
+                log.warning("%s (%s): %s", trial, TRIAL_FOLDERS[role][0], changes)
     write_parquet(table, trials_out, schema=TRIAL_SCHEMA)
     counts = table["reason"].fillna("kept").value_counts().to_dict()
     log.info("%s: %d trials: %s", user, len(table), counts)
@@ -97,7 +106,7 @@ def run_render(
     kept = kept[kept["reason"].isna()]
     written = []
     for row in kept.itertuples(index=False):
-        with Image.open(trial_file(raw_dir, row.trial_id, "screenshot")) as page:
+        with open_image(trial_file(raw_dir, row.trial_id, "screenshot")) as page:
             crop = (0, row.scroll_px, row.page_w, row.scroll_px + row.image_h)
             plain = page.convert("RGB").crop(crop)
         names = [str(i + 1) for i in range(len(row.slot_boxes))]
@@ -123,6 +132,59 @@ def serp_check_summary(paths: Sequence[str | Path]) -> dict:
     }
 
 
+def pooled_notes(entries: pd.Series) -> dict:
+    """What reading one folder's logs removed, reordered or set aside, over its trials
+    (``entries``: the trials' notes, indexed by trial; null for trials never read that far)."""
+    notes = {t: TableNotes.from_dict(e) for t, e in entries.dropna().items()}
+    extra: dict[str, int] = {}
+    for entry in notes.values():
+        for name in entry.extra_columns:
+            extra[name] = extra.get(name, 0) + 1
+    return {
+        "files_read": len(notes),
+        "rows": sum(n.rows for n in notes.values()),
+        "duplicate_rows_dropped": sum(n.duplicate_rows_dropped for n in notes.values()),
+        "rows_out_of_order": sum(n.rows_out_of_order for n in notes.values()),
+        "extra_columns": extra,
+        "trials": {t: n.as_dict() for t, n in notes.items() if n.changes()},
+    }
+
+
+def slots_and_dwell(kept: pd.DataFrame) -> dict:
+    """The report's slot and dwell sections, over the kept trials (at least one)."""
+    n_slots = kept["slot_kinds"].map(len)
+    return {
+        "slots": {
+            "total": int(n_slots.sum()),
+            "min": int(n_slots.min()),
+            "median": float(n_slots.median()),
+            "max": int(n_slots.max()),
+            "by_kind": {
+                str(k): int(v) for k, v in kept["slot_kinds"].explode().value_counts().items()
+            },
+        },
+        "dwell": {
+            "window_fixations": int(kept["window_fixations"].sum()),
+            "window_fixation_ms": float(kept["window_fixation_ms"].sum()),
+            "window_fixation_ms_on_slots": float(kept["window_fixation_ms_on_slots"].sum()),
+            "trials_with_gaze": int((kept["gaze_ms"].map(sum) > 0).sum()),
+            "trials_with_cursor": int((kept["cursor_ms"].map(sum) > 0).sum()),
+        },
+    }
+
+
+def user_coverage(trials: pd.DataFrame, per_user: dict, participants: pd.Series) -> dict:
+    """The report's users section: who has trials, samples and training samples."""
+    return {
+        "in_participants": len(participants),
+        "with_trials": int(trials["user_id"].nunique()),
+        "with_samples": len(per_user),
+        "without_samples": sorted(set(trials["user_id"]) - set(per_user)),
+        "without_train_samples": sorted(u for u, c in per_user.items() if not c["train"]),
+        "participants_without_trials": sorted(set(participants) - set(trials["user_id"])),
+    }
+
+
 def run_split(
     trials_paths: Sequence[str | Path],
     raw_dir: str | Path,
@@ -135,7 +197,11 @@ def run_split(
 ) -> dict:
     """Stage 3: the query-disjoint split and the preprocessing report, which accounts for every
     trial found in the raw folder (kept, or dropped with its reason) and carries the consistency
-    check of every rendered result page (``serp_aoi_paths``)."""
+    check of every rendered result page (``serp_aoi_paths``).
+
+    A run in which no trial gives a sample is an error that names the drop reasons: an empty
+    sample set is never a useful result, and a report alone is easily overlooked.
+    """
     raw_dir = Path(raw_dir)
     trials = read_trials(trials_paths)
     listing = list_trials(raw_dir)
@@ -145,6 +211,8 @@ def run_split(
             f"trials in {raw_dir} and in the trial tables differ: {unaccounted[:5]} (rerun the "
             "trials stage for their users)"
         )
+    if trials["reason"].notna().all():
+        raise no_samples(raw_dir, "trial", len(trials), trials["reason"].value_counts().to_dict())
     split = query_split(trials["slug"].dropna(), seed, test_fraction, val_fraction)
     trials["split"] = trials["slug"].map(split.mapping())
     kept = trials[trials["reason"].isna()]
@@ -152,8 +220,7 @@ def run_split(
     per_user = {
         u: {s: int((g["split"] == s).sum()) for s in SPLITS} for u, g in kept.groupby("user_id")
     }
-    participants = read_participants(raw_dir / PARTICIPANTS_FILE)["participant_id"]
-    n_slots = kept["slot_kinds"].map(len)
+    participants, participant_notes = read_participants(raw_dir / PARTICIPANTS_FILE)
     report = {
         "dataset": "adserp",
         "raw_dir": str(raw_dir),
@@ -172,31 +239,16 @@ def run_split(
             },
             "trials_with_several_clicks": int((trials["n_clicks"].fillna(0) > 1).sum()),
         },
-        "slots": {
-            "total": int(n_slots.sum()),
-            "min": int(n_slots.min()) if len(kept) else 0,
-            "median": float(n_slots.median()) if len(kept) else 0.0,
-            "max": int(n_slots.max()) if len(kept) else 0,
-            "by_kind": {
-                str(k): int(v) for k, v in kept["slot_kinds"].explode().value_counts().items()
+        **slots_and_dwell(kept),
+        "users": user_coverage(trials, per_user, participants["participant_id"]),
+        "per_user": per_user,
+        "raw_files": {
+            PARTICIPANTS_FILE: participant_notes.as_dict(),
+            **{
+                TRIAL_FOLDERS[role][0]: pooled_notes(trials.set_index("trial_id")[f"{role}_notes"])
+                for role in NOTED_ROLES
             },
         },
-        "dwell": {
-            "window_fixations": int(kept["window_fixations"].sum()),
-            "window_fixation_ms": float(kept["window_fixation_ms"].sum()),
-            "window_fixation_ms_on_slots": float(kept["window_fixation_ms_on_slots"].sum()),
-            "trials_with_gaze": int((kept["gaze_ms"].map(sum) > 0).sum()),
-            "trials_with_cursor": int((kept["cursor_ms"].map(sum) > 0).sum()),
-        },
-        "users": {
-            "in_participants": len(participants),
-            "with_trials": int(trials["user_id"].nunique()),
-            "with_samples": len(per_user),
-            "without_samples": sorted(set(trials["user_id"]) - set(per_user)),
-            "without_train_samples": sorted(u for u, c in per_user.items() if not c["train"]),
-            "participants_without_trials": sorted(set(participants) - set(trials["user_id"])),
-        },
-        "per_user": per_user,
         "unrecognised_files": list(listing.unrecognised),
         "dropped_trials": [
             {"trial_id": t, "reason": r, "detail": d}

@@ -8,6 +8,21 @@ applies, the line and the column (CSV), the line (XML, JSON syntax) or the JSON 
 
 Coordinates: fixation and box files are in full-page screenshot pixels; the mouse log is in
 document CSS pixels (screenshot px = CSS px x 1280/1422, see :mod:`.timeline`).
+
+The CSV readers also check each file as a table (:class:`~fixate.data.tables.RowRules`) and return,
+with the table, the :class:`~fixate.data.tables.TableNotes` of what they removed, reordered or set
+aside, which go into the preprocessing report. The choice per file:
+
+* Fixation and mouse logs: a row repeating an earlier row in every column is the same event
+  logged twice and is removed and counted (a repeated ``click`` would otherwise hide the final
+  click's ``mousedown``). Rows out of time order are put in time order (stable) and counted: both
+  logs are time series whose row order carries nothing else.
+* Two different fixations with the same onset ``timestamp`` are an error naming both lines (one
+  eye cannot start two fixations at once); mouse events often share a millisecond and may.
+* ``participants.csv`` is a lookup table: a repeated ``participant_id`` (an exact copy of a row
+  included) is an error naming both lines.
+* Every file must hold at least one data row, and columns the release does not document are
+  listed in the report. In the JSON and XML files a repeated key or element is an error.
 """
 
 from __future__ import annotations
@@ -16,16 +31,17 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
 from fixate.data.errors import RawDataError
-from fixate.data.tables import Column, read_csv_table
+from fixate.data.files import open_image, read_bytes, read_text, utf8_error
+from fixate.data.tables import Column, RowRules, TableNotes, read_raw_table
 
 # role -> (folder, file suffix) of the per-trial files the pipeline reads; pupil-data/ and serps/
 # are part of the release but not needed here.
@@ -74,6 +90,11 @@ PARTICIPANT_SCHEMA = [
     Column("participant_id", "key"),
     *(Column(name, "text") for name in PARTICIPANT_COLUMNS[1:]),
 ]
+FIXATION_RULES = RowRules(
+    drop_duplicates=True, keys=(("timestamp",),), time="timestamp", known=tuple(FIXATION_COLUMNS)
+)
+MOUSE_RULES = RowRules(drop_duplicates=True, time="timestamp", known=tuple(MOUSE_COLUMNS))
+PARTICIPANT_RULES = RowRules(keys=(("participant_id",),), known=tuple(PARTICIPANT_COLUMNS))
 
 
 def participant_of(trial: str) -> str:
@@ -134,23 +155,34 @@ def participants_with_trials(raw_dir: str | Path) -> list[str]:
     return sorted({participant_of(t) for t in list_trials(raw_dir).roles})
 
 
-def read_fixations(path: str | Path) -> pd.DataFrame:
-    """Fixations: onset (Unix ms), page position (screenshot px), duration (ms)."""
-    return read_csv_table(path, FIXATION_SCHEMA)
+def read_fixations(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
+    """Fixations: onset (Unix ms), page position (screenshot px), duration (ms), in time order."""
+    return read_raw_table(path, FIXATION_SCHEMA, FIXATION_RULES)
 
 
-def read_mouse(path: str | Path) -> pd.DataFrame:
+def read_mouse(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
     """The evtrack log (page CSS px; scroll rows carry the scroll offset in ``ypos``), in time
     order. Unknown event names are kept: they are counted, never mistaken for known ones."""
-    mouse = read_csv_table(path, MOUSE_SCHEMA)
-    return mouse.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    return read_raw_table(path, MOUSE_SCHEMA, MOUSE_RULES)
+
+
+def _unique_keys(path: Path) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A JSON object hook that refuses a repeated key (``json`` would keep the last silently)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise RawDataError(path, None, repeated[0], "key appears twice in one JSON object")
+        return dict(pairs)
+
+    return hook
 
 
 def _load_json(path: Path) -> Any:
-    if not path.exists():
-        raise RawDataError(path, None, None, "file not found")
+    text = read_text(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(text, object_pairs_hook=_unique_keys(path))
     except json.JSONDecodeError as err:
         raise RawDataError(
             path, err.lineno, None, f"not valid JSON: {err.msg} (character {err.colno})"
@@ -272,18 +304,22 @@ def _size(text: str | None, path: Path, element: str) -> tuple[int, int]:
 def read_trial_metadata(path: str | Path) -> TrialMeta:
     """The query slug (from ``<task>batch_<n>_trial_<m> | <slug>``) and the document size."""
     path = Path(path)
-    if not path.exists():
-        raise RawDataError(path, None, None, "file not found")
+    data = read_bytes(path)
     try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as err:
-        raise RawDataError(path, err.position[0], None, f"not valid XML: {err}") from err
+        root = ET.fromstring(data)
+    except ET.ParseError as err:  # bytes that are not UTF-8 are named as such, not as syntax
+        problem = utf8_error(path, data) or RawDataError(
+            path, err.position[0], None, f"not valid XML: {err}"
+        )
+        raise problem from err
     fields = {}
     for element in ("task", "document"):
-        node = root.find(element)
-        if node is None or not (node.text or "").strip():
+        nodes = root.findall(element)
+        if len(nodes) > 1:
+            raise RawDataError(path, None, element, f"element appears {len(nodes)} times")
+        if not nodes or not (nodes[0].text or "").strip():
             raise RawDataError(path, None, element, "missing or empty element")
-        fields[element] = node.text.strip()
+        fields[element] = nodes[0].text.strip()
     task, bar, slug = fields["task"].partition("|")
     if not bar or not slug.strip() or " " in slug.strip():
         raise RawDataError(
@@ -294,24 +330,12 @@ def read_trial_metadata(path: str | Path) -> TrialMeta:
 
 
 def screenshot_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) of a screenshot, read from its header only."""
-    path = Path(path)
-    if not path.exists():
-        raise RawDataError(path, None, None, "file not found")
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError) as err:
-        raise RawDataError(path, None, None, f"not a readable image ({err})") from err
+    """(width, height) of a screenshot, read from its header only (a truncated image is found
+    when it is rendered)."""
+    with open_image(path) as image:
+        return image.size
 
 
-def read_participants(path: str | Path) -> pd.DataFrame:
+def read_participants(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
     """One row per participant, every column as text; ids checked unique."""
-    table = read_csv_table(path, PARTICIPANT_SCHEMA)
-    dup = table.duplicated("participant_id")
-    if dup.any():
-        row = table[dup].iloc[0]
-        raise RawDataError(
-            path, int(row["line"]), "participant_id", f"{row['participant_id']!r} repeats"
-        )
-    return table
+    return read_raw_table(path, PARTICIPANT_SCHEMA, PARTICIPANT_RULES)

@@ -63,6 +63,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from fixate.data.files import regular_file
 from fixate.data.tables import write_json
 
 log = logging.getLogger(__name__)
@@ -298,9 +299,8 @@ def _run(
 ) -> dict[str, dict]:
     """Check the browser and the pages first, so that nothing starts that cannot finish."""
     executable = find_chromium(chromium)
-    for trial, html_path, _ in jobs:
-        if not html_path.is_file():
-            raise FileNotFoundError(f"{trial}: saved result page {html_path} not found")
+    for _, html_path, _ in jobs:
+        regular_file(html_path)
     if profile_dir is not None:
         return asyncio.run(_render_all(jobs, executable, Path(profile_dir), workers))
     with tempfile.TemporaryDirectory(prefix="fixate-chromium-") as tmp:

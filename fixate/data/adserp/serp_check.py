@@ -160,7 +160,7 @@ def ad_boundary_of(raw_dir: str | Path, trial: str) -> dict[str, list[dict]]:
 
 def clicks_of(raw_dir: str | Path, trial: str) -> list[tuple[str, float, float]]:
     """The trial's ``click`` rows in time order, as ``(xpath, xpos, ypos)`` (CSS px)."""
-    mouse = read_mouse(trial_file(raw_dir, trial, "mouse"))
+    mouse, _ = read_mouse(trial_file(raw_dir, trial, "mouse"))
     rows = mouse[mouse["event"] == "click"]
     return list(zip(rows["xpath"], rows["xpos"], rows["ypos"], strict=True))
 

@@ -8,6 +8,9 @@ the clicked one, and the gaze and cursor dwell on each in the window.
 A trial that cannot give a sample is kept in the table with the first reason that applies, in the
 order of ``DROP_REASONS``; a file that is present but malformed stops the run instead
 (:class:`~fixate.data.errors.RawDataError`), since it signals a broken copy, not a trial to skip.
+What reading the mouse and fixation logs removed or reordered (repeated rows, rows out of time
+order, undocumented columns) is kept with the trial (``mouse_notes``, ``fixations_notes``) for the
+report.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from fixate.data.adserp.timeline import (
     pointer_track,
     scroll_timeline,
 )
+from fixate.data.tables import NOTES_TYPE
 
 SCREENSHOT_W = 1280
 VIEWPORT_H = round(1024 * SCALE)  # 922, the reference's viewport (screen height x 0.9)
@@ -72,6 +76,7 @@ DROP_REASONS = (
     "no_dwell_on_aois",
 )
 ORGANIC_SOURCES = ("user", "rendered", "none")
+NOTED_ROLES = ("mouse", "fixations")  # the CSV logs of a trial, whose reading notes are kept
 
 TRIAL_SCHEMA = pa.schema(
     [
@@ -108,6 +113,7 @@ TRIAL_SCHEMA = pa.schema(
         pa.field("window_fixation_ms", pa.float64()),
         pa.field("window_fixation_ms_on_slots", pa.float64()),
         pa.field("profile", pa.string()),
+        *(pa.field(f"{role}_notes", NOTES_TYPE) for role in NOTED_ROLES),
     ]
 )
 
@@ -198,7 +204,8 @@ def build_trial(
             f"{height} px tall; document height {meta.document_h} CSS px gives {expected_h}",
         )
 
-    mouse = read_mouse(trial_file(raw_dir, trial, "mouse"))
+    mouse, notes = read_mouse(trial_file(raw_dir, trial, "mouse"))
+    rec["mouse_notes"] = notes.as_dict()
     click = final_click(mouse)
     if click is None:
         return drop("no_click")
@@ -240,9 +247,9 @@ def build_trial(
     label = np.flatnonzero(slots["page_row"].to_numpy() == clicked)
     if not len(label):
         return drop("clicked_aoi_not_visible", f"viewport rows {scroll}-{scroll + image_h}")
-    window = window_fixations(
-        read_fixations(trial_file(raw_dir, trial, "fixations")), stop_start, end
-    )
+    fixations, notes = read_fixations(trial_file(raw_dir, trial, "fixations"))
+    rec["fixations_notes"] = notes.as_dict()
+    window = window_fixations(fixations, stop_start, end)
     boxes = slots[BOX].to_numpy(dtype=float)
     gaze = gaze_dwell(window, boxes)
     cursor = cursor_dwell(pointer_track(mouse, timeline), boxes, stop_start, end, scroll)

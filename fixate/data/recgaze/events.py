@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from fixate.data.recgaze.layout import N_COLS, N_PAGES, N_ROWS, Layout
+from fixate.data.recgaze.raw import SESSION_KEY
 
-SESSION_KEY = ["UserID", "TaskID", "SubjectID"]
 PAGE_COLS = [f"page_r{r}" for r in range(1, N_ROWS + 1)]
 
 
@@ -108,7 +108,7 @@ def build_events(
     """
     rules = rules or VisitRules()
     frame = summary.copy()
-    frame["session"] = frame.groupby(SESSION_KEY, sort=False).ngroup()
+    frame["session"] = frame.groupby(list(SESSION_KEY), sort=False).ngroup()
     frame = frame.sort_values(["session", "Timestamp", "line"], kind="stable").reset_index(
         drop=True
     )

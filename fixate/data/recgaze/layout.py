@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fixate.data.errors import RawDataError
+
 SCREEN_W = 1920
 SCREEN_H = 1080
 N_ROWS = 10
@@ -101,18 +103,24 @@ class Layout:
 
 
 def load_layout(aoi_csv: str | Path) -> Layout:
-    """Read the poster geometry from ``aoi_data.csv`` (Movie AOIs of horizontal page 1).
-
-    The pilot AOIs were measured on task 01 and apply to every task, as in the study.
-    """
+    """Read the poster geometry from ``aoi_data.csv`` (see :func:`layout_of`)."""
     from fixate.data.recgaze.raw import read_aoi_data
 
-    aoi = read_aoi_data(aoi_csv)
+    return layout_of(read_aoi_data(aoi_csv)[0], aoi_csv)
+
+
+def layout_of(aoi: pd.DataFrame, aoi_csv: str | Path) -> Layout:
+    """The poster geometry of the AOI table read from ``aoi_csv`` (Movie AOIs of horizontal
+    page 1). The pilot AOIs were measured on task 01 and apply to every task, as in the study.
+    """
     movies = aoi[(aoi["AOI_type"] == "Movie") & (aoi["Page"] == 1)]
     rows = sorted(movies["Row_num"].dropna().astype(int).unique())
     if rows != list(range(1, N_ROWS + 1)):
-        raise ValueError(
-            f"{aoi_csv}: expected Movie AOIs for rows 1-{N_ROWS} on Page 1, found rows {rows}"
+        raise RawDataError(
+            aoi_csv,
+            None,
+            "Row_num",
+            f"expected Movie AOIs for rows 1-{N_ROWS} on Page 1, found rows {rows}",
         )
     by_row = movies.groupby("Row_num")
     tops = by_row["AOI_min_y"].median().sort_index()
@@ -120,7 +128,12 @@ def load_layout(aoi_csv: str | Path) -> Layout:
     widths = (movies["AOI_max_x"] - movies["AOI_min_x"]).median()
     cols = movies.groupby("Row_position")["AOI_min_x"].median().sort_index().iloc[:N_COLS].tolist()
     if len(cols) != N_COLS:
-        raise ValueError(f"{aoi_csv}: expected {N_COLS} poster columns on Page 1, found {cols}")
+        raise RawDataError(
+            aoi_csv,
+            None,
+            "Row_position",
+            f"expected {N_COLS} poster columns on Page 1, found {cols}",
+        )
     return Layout(
         row_tops=tuple(float(t) for t in tops),
         col_x=tuple(float(x) for x in cols),

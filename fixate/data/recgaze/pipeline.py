@@ -16,9 +16,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from fixate.data.errors import no_samples
 from fixate.data.recgaze.events import VisitRules, build_events
-from fixate.data.recgaze.layout import SCREEN_H, SCREEN_W, load_layout
+from fixate.data.recgaze.layout import SCREEN_H, SCREEN_W, layout_of, load_layout
 from fixate.data.recgaze.raw import (
+    read_aoi_data,
     read_item_features,
     read_non_public,
     read_summary_feedback,
@@ -30,7 +32,7 @@ from fixate.data.recgaze.split import task_split
 from fixate.data.recgaze.truth import read_truth, screen_truth
 from fixate.data.render import save_jpeg
 from fixate.data.samples import SAMPLE_COLUMNS, write_samples
-from fixate.data.tables import write_json, write_parquet
+from fixate.data.tables import TableNotes, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,14 @@ def raw_files(raw_dir: str | Path) -> dict[str, Path]:
     return {role: raw_dir / name for role, name in names.items()}
 
 
+def noted(*files: tuple[str | Path, TableNotes]) -> dict[str, dict]:
+    """The report entries of raw files (notes by file name); what changed anything is logged."""
+    for path, notes in files:
+        if notes.changes():
+            log.warning("%s: %s", path, notes.changes())
+    return {Path(path).name: notes.as_dict() for path, notes in files}
+
+
 def run_events(
     summary_csv: str | Path,
     non_public_csv: str | Path,
@@ -67,11 +77,12 @@ def run_events(
     """Stage 1: validated events with scroll, page state and visit (see :mod:`.events`)."""
     layout = load_layout(aoi_csv)
     log.info("reading %s", summary_csv)
-    summary = read_summary_feedback(summary_csv)
+    summary, summary_notes = read_summary_feedback(summary_csv)
     log.info("reading %s", non_public_csv)
-    non_public = read_non_public(non_public_csv)
+    non_public, non_public_notes = read_non_public(non_public_csv)
     events, counts = build_events(summary, non_public, layout, rules)
     log.info("%d events in %d sessions", len(events), events["session"].nunique())
+    counts["raw_files"] = noted((summary_csv, summary_notes), (non_public_csv, non_public_notes))
     write_parquet(events, events_out)
     write_json(counts, counts_out)
     return counts
@@ -88,14 +99,27 @@ def run_screens(
     report_out: str | Path,
     split_seed: int = 42,
 ) -> dict:
-    """Stage 2: decision screens, labels, dwell and split; the preprocessing report."""
-    layout = load_layout(aoi_csv)
-    items = read_item_features(items_csv)
-    users = read_user_features(users_csv)
+    """Stage 2: decision screens, labels, dwell and split; the preprocessing report.
+
+    A run in which no session gives a sample is an error that names the drop reasons: an empty
+    sample set is never a useful result, and a report alone is easily overlooked.
+    """
+    aoi, aoi_notes = read_aoi_data(aoi_csv)
+    layout = layout_of(aoi, aoi_csv)
+    items, item_notes = read_item_features(items_csv)
+    users, user_notes = read_user_features(users_csv)
     events = pq.read_table(events_path).to_pandas()
     split = task_split(split_seed)
     screens, accounting = build_screens(events, items, users, layout, split)
+    if screens.empty:
+        raise no_samples(
+            Path(items_csv).parent,
+            f"session of {SUMMARY_FILE}",
+            accounting["sessions"]["raw"],
+            accounting["dropped_by_reason"],
+        )
     write_parquet(screens, screens_out)
+    event_counts = json.loads(Path(counts_path).read_text())
 
     per_user = {
         u: {s: int(n) for s, n in g["split"].value_counts().items()}
@@ -108,7 +132,11 @@ def run_screens(
         "raw_dir": str(Path(items_csv).parent),
         **{k: accounting[k] for k in ("sessions", "dropped_by_reason")},
         "kept_by_split": {s: int((screens["split"] == s).sum()) for s in ("train", "val", "test")},
-        "events": json.loads(Path(counts_path).read_text()),
+        "raw_files": {
+            **event_counts.pop("raw_files"),
+            **noted((aoi_csv, aoi_notes), (items_csv, item_notes), (users_csv, user_notes)),
+        },
+        "events": event_counts,
         "dwell": accounting["dwell"],
         "users": {
             "in_user_features": len(user_ids),
@@ -177,7 +205,7 @@ def run_render(
     poster_dir = Path(poster_dir)
     dataset_dir = Path(dataset_dir)
     layout = load_layout(aoi_csv)
-    items = read_item_features(items_csv)
+    items = read_item_features(items_csv)[0]
     screens = user_screens(screens_path, user)
     shelves: dict[int, PosterShelf] = {}
     written = []

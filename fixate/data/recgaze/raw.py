@@ -5,6 +5,24 @@ Each reader checks the header, the types and the value domains, and raises
 problem. Missing values must be empty fields: the literal strings ``NA``, ``NaN`` or ``null`` are
 refused, because the released files never use them and a tool that writes them has changed the
 meaning of a column (a non-empty ``Click_AOI_type`` marks a click).
+
+Each reader also checks its file as a table (:class:`~fixate.data.tables.RowRules`) and returns,
+with the table, the :class:`~fixate.data.tables.TableNotes` of what it removed, reordered or set
+aside, which go into the preprocessing report. The choice per file:
+
+* ``summary_feedback.csv`` and ``non_public_feedback_dataset.csv`` are event logs: a row that
+  repeats an earlier row in every column is the same event exported twice and is removed and
+  counted (kept, a repeated fixation would count its dwell twice). Rows sharing a time stamp but
+  differing are distinct events (the release merges event kinds on equal time stamps).
+* The event log's rows out of time order within their session are put in time order (stable, so
+  ties keep file order) and counted. The non-public file's out-of-order rows are refused: its
+  order pairs each fixation with the raw gaze rows that follow it, and re-sorting would pair them
+  with others.
+* ``item_features.csv``, ``user_features.csv`` and ``aoi_data.csv`` are lookup tables: a repeated
+  key (an exact copy of a row included) is an error naming both lines, since either row could be
+  the right one.
+* Every file must hold at least one data row, and columns the release does not document are
+  listed in the report.
 """
 
 from __future__ import annotations
@@ -14,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from fixate.data.errors import RawDataError
-from fixate.data.tables import Column, read_csv_table
+from fixate.data.tables import Column, RowRules, TableNotes, read_raw_table
 
 AOI_SUFFIXES = (
     "type",
@@ -147,6 +165,7 @@ USER_SCHEMA = [
     Column("Preferred_genres", "text"),
 ]
 AOI_SCHEMA = [
+    Column("task_id", "text", required=False),
     Column("AOI_type", "str"),
     Column("Row_num", "int"),
     Column("Row_position", "int"),
@@ -158,9 +177,57 @@ AOI_SCHEMA = [
 ]
 
 
-def read_summary_feedback(path: str | Path) -> pd.DataFrame:
-    """The event log: fixations (ms), clicks and cursor dwells (s), one row per event."""
-    events = read_csv_table(path, SUMMARY_SCHEMA)
+SESSION_KEY = ("UserID", "TaskID", "SubjectID")  # one screen of one participant
+SUMMARY_RULES = RowRules(
+    drop_duplicates=True,
+    time="Timestamp",
+    within=SESSION_KEY,
+    order="sort",
+    known=(*SUMMARY_COLUMNS, "Click_Duration", *aoi_columns("Cursor_AOI_Closest_")),
+)
+NON_PUBLIC_RULES = RowRules(
+    drop_duplicates=True,
+    time="Timestamp",
+    within=("UserID", "TaskID"),  # the pairing of fixation and gaze rows is by user and task
+    order="refuse",
+    known=(*NON_PUBLIC_COLUMNS, *SUMMARY_COLUMNS),
+)
+ITEM_RULES = RowRules(
+    keys=(("TaskID", "Carousel_position", "Movie_position_in_carousel"), ("TaskID", "MovieID")),
+    known=tuple(ITEM_FEATURES_COLUMNS),
+)
+# user_features.csv is a wide survey table; its documented columns, by name and by family
+USER_RULES = RowRules(
+    keys=(("UserID",),),
+    known=(
+        "Pre_survey_timestamp",
+        "SubjectIDs",
+        "Age",
+        "Gender",
+        "Location",
+        "First_task",
+        "Netflix_user",
+        "Netflix_usage",
+        "Movie_watching_frequency",
+        "Post_survey_timestamp",
+        "FreeBrowsing_experience_rating",
+        "Tiredness_level",
+        "Distance_eyes_center_screen",
+        "Speed_reminder",
+    ),
+    known_pattern=r"[A-Za-z-]+_rating|Topic_.+|MAX_Q\d+"
+    r"|TaskID_\d+_(Why_Selected|Movie_Familiarity)",
+)
+AOI_RULES = RowRules(
+    keys=(("task_id", "AOI_type", "Row_num", "Row_position", "Page"),),
+    known=tuple(AOI_DATA_COLUMNS),
+)
+
+
+def read_summary_feedback(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
+    """The event log: fixations (ms), clicks and cursor dwells (s), one row per event, in time
+    order within each session."""
+    events, notes = read_raw_table(path, SUMMARY_SCHEMA, SUMMARY_RULES)
     for group, duration in (
         ("Fixation_AOI_", "Fixation_Duration"),
         ("Cursor_AOI_", "Cursor_Duration"),
@@ -171,40 +238,31 @@ def read_summary_feedback(path: str | Path) -> pd.DataFrame:
             raise RawDataError(
                 path, line, duration, f"an event with {group}type set has no duration"
             )
-    return events
+    return events, notes
 
 
-def read_non_public(path: str | Path) -> pd.DataFrame:
-    """Fixation rows (stimulus y) interleaved with raw gaze rows (screen y)."""
-    return read_csv_table(path, NON_PUBLIC_SCHEMA)
+def read_non_public(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
+    """Fixation rows (stimulus y) interleaved with raw gaze rows (screen y), in file order."""
+    return read_raw_table(path, NON_PUBLIC_SCHEMA, NON_PUBLIC_RULES)
 
 
-def read_item_features(path: str | Path) -> pd.DataFrame:
-    """The 150 movies of every task, with their carousel and position; keys checked unique."""
-    items = read_csv_table(path, ITEM_SCHEMA)
-    key = ["TaskID", "Carousel_position", "Movie_position_in_carousel"]
-    dup = items.duplicated(key, keep="first")
-    if dup.any():
-        row = items[dup].iloc[0]
-        raise RawDataError(
-            path,
-            int(row["line"]),
-            "Movie_position_in_carousel",
-            "the (TaskID, Carousel_position, Movie_position_in_carousel) key appears twice",
-        )
-    return items
+def read_item_features(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
+    """The 150 movies of every task, with their carousel and position; a position or a movie id
+    that repeats within a task is an error."""
+    return read_raw_table(path, ITEM_SCHEMA, ITEM_RULES)
 
 
-def read_user_features(path: str | Path) -> pd.DataFrame:
+def read_user_features(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
     """One row per participant; only the profile columns are read."""
-    users = read_csv_table(path, USER_SCHEMA)
-    dup = users.duplicated("UserID")
-    if dup.any():
-        row = users[dup].iloc[0]
-        raise RawDataError(path, int(row["line"]), "UserID", f"user {row['UserID']!r} repeats")
-    return users
+    return read_raw_table(path, USER_SCHEMA, USER_RULES)
 
 
-def read_aoi_data(path: str | Path) -> pd.DataFrame:
+def user_ids(path: str | Path) -> list[str]:
+    """The participants of ``user_features.csv``, sorted (the per-user fan-out of the workflow,
+    read with every check of :func:`read_user_features` while the job graph is built)."""
+    return sorted(read_user_features(path)[0]["UserID"])
+
+
+def read_aoi_data(path: str | Path) -> tuple[pd.DataFrame, TableNotes]:
     """The pilot AOI boxes (stimulus pixels)."""
-    return read_csv_table(path, AOI_SCHEMA)
+    return read_raw_table(path, AOI_SCHEMA, AOI_RULES)

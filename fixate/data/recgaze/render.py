@@ -2,7 +2,9 @@
 
 Drawn from the one :class:`Layout`: genre headings, the posters of each carousel's current
 horizontal page, arrow buttons, at the decision's scroll offset. A poster file that is missing is
-drawn as a grey card with its title (and counted), never fetched from the network.
+drawn as a grey card with its title (and counted), never fetched from the network; a poster file
+that is there but cannot be decoded (truncated, not an image) stops the run naming it, since it
+signals a broken copy rather than an absent poster.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from fixate.data.files import open_image
 from fixate.data.recgaze.layout import GENRE_TEXT_TOPS, N_COLS, N_ROWS, Layout
 from fixate.data.render import draw_slot_labels, font
 
@@ -56,9 +59,9 @@ class PosterShelf:
 
 @lru_cache(maxsize=4096)
 def _load_poster(path: str, size: tuple[int, int]) -> Image.Image | None:
-    if not Path(path).is_file():
+    if not Path(path).exists():
         return None
-    with Image.open(path) as image:
+    with open_image(path) as image:
         return image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
 
 
