@@ -41,6 +41,13 @@ from accelerate.utils import gather_object, reduce
 from tqdm import tqdm
 
 from fixate.baselines import score_baselines
+from fixate.checkpoint import (
+    CheckpointError,
+    checkpoint_path,
+    load_checkpoint,
+    refuse_pickled,
+    save_checkpoint,
+)
 from fixate.data.samples import SIGNAL_COLUMNS, has_truth, read_samples, with_signal
 from fixate.data.tables import atomic_path, write_json, write_parquet
 from fixate.evaluate import MODES, ProbeSettings, batches, evaluate_model, swapped_prompts
@@ -230,7 +237,8 @@ class Trainer:
         self.nan_streak = 0  # skipped steps in a row (`log_step`)
         self.trainable = [p for group in trainable for p in group["params"]]
         self.alignment = AlignmentLoss(config.alignment, config.gamma, config.top_k)
-        self.checkpoint = self.run_dir / f"checkpoint-{config.digest(seed, len(selected))}.pt"
+        self.digest = config.digest(seed, len(selected))
+        self.checkpoint = checkpoint_path(self.run_dir, self.digest)
         self.state = {
             "epoch": 0,
             "step": 0,
@@ -504,24 +512,27 @@ class Trainer:
     def _save(self) -> None:
         if not self.processes.is_main_process:
             return
-        payload = {
-            "state": self.state,
-            "prompt": self._prompt_state(),
-            "optimizer": self.optimizer.state_dict(),
-        }
-        with atomic_path(self.checkpoint) as tmp:
-            torch.save(payload, tmp)
+        state = {k: v for k, v in self.state.items() if k != "best_prompt"}
+        tensors = {"prompt": self._prompt_state()}
+        if self.state["best_prompt"] is not None:
+            tensors["best_prompt"] = self.state["best_prompt"]
+        save_checkpoint(self.checkpoint, self.digest, state, tensors, self.optimizer.state_dict())
 
     def _resume(self) -> None:
+        """Continue from this configuration's checkpoint, if any (`fixate.checkpoint`)."""
+        refuse_pickled(self.run_dir)
         if not self.checkpoint.exists():
             return
-        payload = torch.load(self.checkpoint, map_location=self.backbone.device, weights_only=False)
-        self.state = payload["state"]
-        self.prompt.load_state_dict(payload["prompt"])
-        saved = payload["optimizer"]
-        for group in saved["param_groups"]:  # a checkpoint written before the AdamW was fused
-            group.update(fused=True, foreach=None)  # (its steps then move to the device)
-        self.optimizer.load_state_dict(saved)
+        state, tensors, optimizer = load_checkpoint(self.checkpoint, self.digest)
+        try:
+            self.prompt.load_state_dict(tensors["prompt"])
+            self.optimizer.load_state_dict(optimizer)
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(
+                f"{self.checkpoint}: does not fit this run ({err}); delete it to train this run "
+                "from the start"
+            ) from err
+        self.state = {**state, "best_prompt": tensors.get("best_prompt")}
         log.info("resumed from %s at epoch %d", self.checkpoint, self.state["epoch"])
 
     # ----------------------------------------------------------------- testing

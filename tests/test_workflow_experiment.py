@@ -52,7 +52,7 @@ def workflow(tmp_path_factory) -> Path:
     work = scratch_workflow(tmp_path_factory.mktemp("experiment"), TINY)
     process = start(work)
     deadline = time.monotonic() + 600
-    while not list((work / RUN).glob("checkpoint-*.pt")) and time.monotonic() < deadline:
+    while not list((work / RUN).glob("checkpoint-*.safetensors")) and time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(
                 "the run ended before its first checkpoint:\n"
@@ -153,7 +153,7 @@ def test_a_job_with_two_devices_trains_data_parallel(workflow):
     """`--set-resources train:gpu=2` makes the same rule launch two processes (gloo on a CPU
     machine), and the run's metrics match the one-process run."""
     before = json.loads((workflow / RUN / "metrics.json").read_text())
-    for checkpoint in (workflow / RUN).glob("checkpoint-*.pt"):
+    for checkpoint in (workflow / RUN).glob("checkpoint-*.safetensors"):
         checkpoint.unlink()
     target = str(RUN / "metrics.json")
     snakemake(
