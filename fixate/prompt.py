@@ -23,6 +23,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from fixate.data.tables import atomic_path
+
 MODES = ("personal", "shared", "frozen")
 _FORMAT = "fixate-soft-prompt/1"
 
@@ -90,8 +92,6 @@ class SoftPrompt(nn.Module):
 
     def save(self, path: str | Path) -> None:
         """Write basis, user logits and the user id list to a safetensors file, atomically."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
         metadata = {
             "format": _FORMAT,
             "mode": self.mode,
@@ -101,8 +101,8 @@ class SoftPrompt(nn.Module):
             "basis": self.basis.detach().cpu(),
             "user_logits": self.user_logits.detach().cpu(),
         }
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str | None = None) -> SoftPrompt:
