@@ -1,5 +1,6 @@
 """Configuration checks and the helpers every rule file uses."""
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,15 @@ from fixate.workflow import code_digest
 
 
 validate(config, schema="schemas/config.schema.yaml")
+
+# One spelling of each raw folder: `~` expanded, a trailing slash and `.` parts dropped, so the
+# inputs built from it name the files (`data/` gave `data//user_features.csv`, which Snakemake
+# reports missing). A relative folder stays relative to the working directory.
+for _dataset in ("recgaze", "adserp"):
+    if config[_dataset].get("raw_dir"):
+        config[_dataset]["raw_dir"] = os.path.normpath(
+            os.path.expanduser(config[_dataset]["raw_dir"])
+        )
 
 ROOT = Path(workflow.basedir)
 RESULTS = "results"
