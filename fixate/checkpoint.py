@@ -8,7 +8,7 @@ pickle, whose loading can call any function the file names. One file also means 
 rename: the tensors and the numbers that go with them are always from the same save.
 
 Run folders written by earlier versions hold `checkpoint-*.pt` pickles. They are refused, never
-read: `refuse_pickled` names the file and says to delete it (the run then starts afresh).
+read: `restore_checkpoint` names the file and says to delete it (the run then starts afresh).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+from torch import nn
+from torch.optim import Optimizer
 
 from fixate.data.tables import atomic_path
 
@@ -38,7 +40,7 @@ def checkpoint_path(run_dir: str | Path, digest: str) -> Path:
     return Path(run_dir) / f"checkpoint-{digest}.safetensors"
 
 
-def refuse_pickled(run_dir: str | Path) -> None:
+def _refuse_pickled(run_dir: str | Path) -> None:
     """Raise CheckpointError if the run folder holds a pickled checkpoint of an earlier version.
 
     Such a file is refused rather than skipped so that nobody mistakes a restart for a resume;
@@ -56,14 +58,17 @@ def save_checkpoint(
     path: str | Path,
     digest: str,
     state: dict[str, Any],
-    tensors: dict[str, dict[str, torch.Tensor]],
-    optimizer: dict[str, Any],
+    prompt: nn.Module,
+    optimizer: Optimizer,
 ) -> None:
-    """Write ``state`` (JSON-able), named groups of tensors and an optimiser's `state_dict` to
-    one safetensors file, atomically."""
-    flat = {f"{part}{_SEP}{k}": v for part, group in tensors.items() for k, v in group.items()}
+    """Write a run's ``state`` (JSON-able values, and dicts of tensors such as a best prompt),
+    its prompt's and its optimiser's state to one safetensors file, atomically."""
+    groups = {"prompt": prompt.state_dict()}
+    groups.update((k, v) for k, v in state.items() if _is_tensor_group(v))
+    flat = {f"{part}{_SEP}{k}": v for part, group in groups.items() for k, v in group.items()}
+    saved = optimizer.state_dict()
     per_param: dict[str, dict[str, Any]] = {}
-    for index, entries in optimizer["state"].items():
+    for index, entries in saved["state"].items():
         per_param[str(index)] = {}
         for key, value in entries.items():
             if torch.is_tensor(value):
@@ -73,9 +78,9 @@ def save_checkpoint(
     meta = {
         "format": FORMAT,
         "digest": digest,
-        "state": state,
-        "parts": sorted(tensors),
-        "optimizer": {"param_groups": optimizer["param_groups"], "state": per_param},
+        "state": {k: v for k, v in state.items() if k not in groups},
+        "parts": sorted(groups),
+        "optimizer": {"param_groups": saved["param_groups"], "state": per_param},
     }
     text = json.dumps(meta, default=_plain)
     with atomic_path(path) as tmp:
@@ -86,13 +91,35 @@ def save_checkpoint(
         )
 
 
-def load_checkpoint(
-    path: str | Path, digest: str
-) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-    """Read a file written by `save_checkpoint` (on the CPU): its state, tensor groups and
-    optimiser `state_dict`. Raises CheckpointError naming the file if it is damaged, of another
-    format, or written for another configuration (``digest``)."""
+def restore_checkpoint(
+    path: str | Path, digest: str, prompt: nn.Module, optimizer: Optimizer
+) -> dict[str, Any] | None:
+    """Load a checkpoint written by `save_checkpoint` into ``prompt`` and ``optimizer`` and
+    return the run's state; None if there is none yet.
+
+    Raises CheckpointError naming the file if the run folder holds an old pickled checkpoint,
+    or if this one is damaged, of another format, written for another configuration
+    (``digest``) or does not fit the prompt.
+    """
     path = Path(path)
+    _refuse_pickled(path.parent)
+    if not path.exists():
+        return None
+    state, groups, saved = _read(path, digest)
+    try:
+        prompt.load_state_dict(groups.pop("prompt"))
+        optimizer.load_state_dict(saved)
+    except (KeyError, RuntimeError, ValueError) as err:
+        raise CheckpointError(
+            f"{path}: does not fit this run ({err}); delete it to train this run from the start"
+        ) from err
+    return {**state, **groups}
+
+
+def _read(
+    path: Path, digest: str
+) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """The state, tensor groups and optimiser `state_dict` of a checkpoint (on the CPU)."""
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = json.loads((handle.metadata() or {})[_META_KEY])
@@ -101,7 +128,7 @@ def load_checkpoint(
             raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
         if meta.get("digest") != digest:
             raise ValueError(f"written for configuration {meta.get('digest')}, not {digest}")
-        tensors: dict[str, dict[str, torch.Tensor]] = {part: {} for part in meta["parts"]}
+        groups: dict[str, dict[str, torch.Tensor]] = {part: {} for part in meta["parts"]}
         optimizer_state = {int(i): dict(v) for i, v in meta["optimizer"]["state"].items()}
         for name, value in flat.items():
             part, _, key = name.partition(_SEP)
@@ -109,13 +136,17 @@ def load_checkpoint(
                 index, _, key = key.partition(_SEP)
                 optimizer_state[int(index)][key] = value
             else:
-                tensors[part][key] = value
+                groups[part][key] = value
         optimizer = {"state": optimizer_state, "param_groups": meta["optimizer"]["param_groups"]}
-        return meta["state"], tensors, optimizer
+        return meta["state"], groups, optimizer
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as err:
         raise CheckpointError(
             f"{path}: not a readable checkpoint ({err}); delete it to train this run from the start"
         ) from err
+
+
+def _is_tensor_group(value: object) -> bool:
+    return isinstance(value, dict) and bool(value) and all(map(torch.is_tensor, value.values()))
 
 
 def _plain(value: object) -> object:

@@ -41,13 +41,7 @@ from accelerate.utils import gather_object, reduce
 from tqdm import tqdm
 
 from fixate.baselines import score_baselines
-from fixate.checkpoint import (
-    CheckpointError,
-    checkpoint_path,
-    load_checkpoint,
-    refuse_pickled,
-    save_checkpoint,
-)
+from fixate.checkpoint import checkpoint_path, restore_checkpoint, save_checkpoint
 from fixate.data.samples import SIGNAL_COLUMNS, has_truth, read_samples, with_signal
 from fixate.data.tables import atomic_path, write_json, write_parquet
 from fixate.evaluate import MODES, ProbeSettings, batches, evaluate_model, swapped_prompts
@@ -510,30 +504,15 @@ class Trainer:
         return {k: v.detach().clone() for k, v in self.prompt.state_dict().items()}
 
     def _save(self) -> None:
-        if not self.processes.is_main_process:
-            return
-        state = {k: v for k, v in self.state.items() if k != "best_prompt"}
-        tensors = {"prompt": self._prompt_state()}
-        if self.state["best_prompt"] is not None:
-            tensors["best_prompt"] = self.state["best_prompt"]
-        save_checkpoint(self.checkpoint, self.digest, state, tensors, self.optimizer.state_dict())
+        if self.processes.is_main_process:
+            save_checkpoint(self.checkpoint, self.digest, self.state, self.prompt, self.optimizer)
 
     def _resume(self) -> None:
         """Continue from this configuration's checkpoint, if any (`fixate.checkpoint`)."""
-        refuse_pickled(self.run_dir)
-        if not self.checkpoint.exists():
-            return
-        state, tensors, optimizer = load_checkpoint(self.checkpoint, self.digest)
-        try:
-            self.prompt.load_state_dict(tensors["prompt"])
-            self.optimizer.load_state_dict(optimizer)
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise CheckpointError(
-                f"{self.checkpoint}: does not fit this run ({err}); delete it to train this run "
-                "from the start"
-            ) from err
-        self.state = {**state, "best_prompt": tensors.get("best_prompt")}
-        log.info("resumed from %s at epoch %d", self.checkpoint, self.state["epoch"])
+        state = restore_checkpoint(self.checkpoint, self.digest, self.prompt, self.optimizer)
+        if state is not None:
+            self.state = state
+            log.info("resumed from %s at epoch %d", self.checkpoint, self.state["epoch"])
 
     # ----------------------------------------------------------------- testing
     def test(self) -> tuple[dict, pd.DataFrame]:
