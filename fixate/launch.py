@@ -30,6 +30,8 @@ from pathlib import Path
 import torch
 
 from fixate.data.tables import write_json
+from fixate.parentwatch import exit_with_parent
+from fixate.runlock import run_lock
 from fixate.train import TrainConfig, run
 
 log = logging.getLogger(__name__)
@@ -110,9 +112,19 @@ def _run_spec(spec: dict) -> dict:
 def launch(spec: dict, processes: int = 1, threads: int = 1) -> None:
     """Train and test one run (``spec``: the keyword arguments of `fixate.train.run`, with the
     config as a plain dict) on ``processes`` devices, ``threads`` CPU threads in all; on GPUs that
-    nothing assigned to this job, it claims free ones first."""
+    nothing assigned to this job, it claims free ones first.
+
+    The job holds its run folder's lock throughout (`fixate.runlock`: a second trainer of the
+    folder stops) and exits if the Snakemake process that started it dies
+    (`fixate.parentwatch`)."""
     if processes < 1:
         raise ValueError(f"a run needs at least one process, not {processes}")
+    with run_lock(spec["out_dir"]), exit_with_parent():
+        _on_devices(spec, processes, threads)
+
+
+def _on_devices(spec: dict, processes: int, threads: int) -> None:
+    """Start the run on the GPUs the job was given, on free GPUs it claims, or on the CPU."""
     gpus = torch.cuda.device_count()  # through NVML, without initialising CUDA
     if gpus and processes > gpus:
         raise RuntimeError(
@@ -158,7 +170,8 @@ def main(argv: list[str] | None = None) -> None:
         force=True,
     )
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    run(**_run_spec(json.loads(Path(spec_file).read_text())))
+    with exit_with_parent():  # the launcher's death ends the workers too
+        run(**_run_spec(json.loads(Path(spec_file).read_text())))
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 

@@ -41,6 +41,7 @@ from accelerate.utils import gather_object, reduce
 from tqdm import tqdm
 
 from fixate.baselines import score_baselines
+from fixate.checkpoint import checkpoint_path, restore_checkpoint, save_checkpoint
 from fixate.data.samples import (
     SIGNAL_COLUMNS,
     has_truth,
@@ -245,7 +246,8 @@ class Trainer:
         self.nan_streak = 0  # skipped steps in a row (`log_step`)
         self.trainable = [p for group in trainable for p in group["params"]]
         self.alignment = AlignmentLoss(config.alignment, config.gamma, config.top_k)
-        self.checkpoint = self.run_dir / f"checkpoint-{config.digest(seed, len(selected))}.pt"
+        self.digest = config.digest(seed, len(selected))
+        self.checkpoint = checkpoint_path(self.run_dir, self.digest)
         self.state = {
             "epoch": 0,
             "step": 0,
@@ -517,27 +519,15 @@ class Trainer:
         return {k: v.detach().clone() for k, v in self.prompt.state_dict().items()}
 
     def _save(self) -> None:
-        if not self.processes.is_main_process:
-            return
-        payload = {
-            "state": self.state,
-            "prompt": self._prompt_state(),
-            "optimizer": self.optimizer.state_dict(),
-        }
-        with atomic_path(self.checkpoint) as tmp:
-            torch.save(payload, tmp)
+        if self.processes.is_main_process:
+            save_checkpoint(self.checkpoint, self.digest, self.state, self.prompt, self.optimizer)
 
     def _resume(self) -> None:
-        if not self.checkpoint.exists():
-            return
-        payload = torch.load(self.checkpoint, map_location=self.backbone.device, weights_only=False)
-        self.state = payload["state"]
-        self.prompt.load_state_dict(payload["prompt"])
-        saved = payload["optimizer"]
-        for group in saved["param_groups"]:  # a checkpoint written before the AdamW was fused
-            group.update(fused=True, foreach=None)  # (its steps then move to the device)
-        self.optimizer.load_state_dict(saved)
-        log.info("resumed from %s at epoch %d", self.checkpoint, self.state["epoch"])
+        """Continue from this configuration's checkpoint, if any (`fixate.checkpoint`)."""
+        state = restore_checkpoint(self.checkpoint, self.digest, self.prompt, self.optimizer)
+        if state is not None:
+            self.state = state
+            log.info("resumed from %s at epoch %d", self.checkpoint, self.state["epoch"])
 
     # ----------------------------------------------------------------- testing
     def test(self) -> tuple[dict, pd.DataFrame]:

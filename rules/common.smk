@@ -1,5 +1,6 @@
 """Configuration checks and the helpers every rule file uses."""
 
+import os
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -19,6 +20,15 @@ from fixate.simulate.new_screens import SPEC_NAME as NEW_SCREENS_SPEC
 
 
 validate(config, schema="schemas/config.schema.yaml")
+
+# One spelling of each raw folder: `~` expanded, a trailing slash and `.` parts dropped, so the
+# inputs built from it name the files (`data/` gave `data//user_features.csv`, which Snakemake
+# reports missing). A relative folder stays relative to the working directory.
+for _dataset in ("recgaze", "adserp"):
+    if config[_dataset].get("raw_dir"):
+        config[_dataset]["raw_dir"] = os.path.normpath(
+            os.path.expanduser(config[_dataset]["raw_dir"])
+        )
 
 ROOT = Path(workflow.basedir)
 RESULTS = "results"

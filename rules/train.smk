@@ -29,9 +29,9 @@ rule train:
                                    "operator": w.operator}},
         trust_remote_code=lambda w: config["backbones"][w.backbone].get("trust_remote_code", False),
         code=library("fixate/models", "fixate/probe", "fixate/prompt.py", "fixate/train.py",
-                     "fixate/launch.py", "fixate/evaluate.py", "fixate/losses.py",
-                     "fixate/metrics.py", "fixate/baselines.py", "fixate/stats.py",
-                     "fixate/data/samples.py"),
+                     "fixate/checkpoint.py", "fixate/launch.py", "fixate/evaluate.py",
+                     "fixate/losses.py", "fixate/metrics.py", "fixate/baselines.py",
+                     "fixate/stats.py", "fixate/data/samples.py"),
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}.log",
     benchmark:

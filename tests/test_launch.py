@@ -13,6 +13,7 @@ import torch
 
 from fixate import launch as launching
 from fixate.launch import claimed_gpus
+from fixate.runlock import RunLocked, run_lock
 
 
 def test_concurrent_runs_claim_different_gpus(tmp_path):
@@ -42,6 +43,7 @@ _HOLD_GPU_0 = """
 import sys, time
 from pathlib import Path
 from fixate.launch import claimed_gpus
+from fixate.runlock import RunLocked, run_lock
 with claimed_gpus(1, 1, Path(sys.argv[1])):
     print("holding", flush=True)
     time.sleep(60)
@@ -92,3 +94,12 @@ def test_a_run_trains_on_the_gpus_it_claimed(two_gpu_machine, tmp_path, monkeypa
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5")  # a scheduler's choice stands
     launching.launch(spec, processes=1)
     assert two_gpu_machine[3:] == ["run"]
+
+
+def test_a_run_folder_in_use_stops_a_second_launch(two_gpu_machine, tmp_path):
+    spec = {"out_dir": str(tmp_path / "run"), "config": {}}
+    with run_lock(tmp_path / "run"), pytest.raises(RunLocked, match="is being trained by PID"):
+        launching.launch(spec, processes=1)
+    assert two_gpu_machine == []  # stopped before claiming a GPU or training
+    launching.launch(spec, processes=1)
+    assert two_gpu_machine == ["device 0", "run"]

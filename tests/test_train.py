@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 import torch
 from model_fixtures import make_samples
+from safetensors import safe_open
 
+from fixate.checkpoint import CheckpointError
 from fixate.evaluate import MODES
 from fixate.models import DEFAULT_INSTRUCTION, ModelBatch, load_backbone
 from fixate.models.tiny import TINY_KINDS
@@ -116,21 +118,47 @@ def test_a_killed_run_resumes_to_the_same_result(qwen, shards, tmp_path, monkeyp
     assert resumed.state["best_epoch"] == reference.state["best_epoch"]
 
 
-def test_a_checkpoint_of_the_unfused_optimiser_resumes(qwen, shards, tmp_path, monkeypatch):
-    """A checkpoint written under the earlier, unfused AdamW (its step counts on the host)
-    resumes with the fused one, whose skipped steps need it, and trains on."""
+class _PlantedCode:
+    """Unpickling this creates the marker file: what a crafted checkpoint could do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pickled_checkpoint_is_refused_and_never_loaded(qwen, shards, tmp_path):
+    """A checkpoint in the old pickle format, here a malicious one, stops the resume with a
+    message naming it; the code in it never runs."""
+    run_dir, marker = tmp_path / "run", tmp_path / "code-ran"
+    t = trainer(qwen, shards, run_dir)
+    planted = run_dir / f"checkpoint-{t.digest}.pt"
+    run_dir.mkdir()
+    torch.save({"state": _PlantedCode(marker)}, planted)
+    with pytest.raises(CheckpointError, match="old pickle format") as refused:
+        t.fit()
+    assert str(planted) in str(refused.value) and "delete it" in str(refused.value)
+    assert not marker.exists()
+    assert t.state["step"] == 0  # refused before any training
+    torch.load(planted, weights_only=False)  # the file is live: loading it would run the code
+    assert marker.exists()
+
+
+def test_a_checkpoint_is_plain_tensors_and_json(qwen, shards, tmp_path, monkeypatch):
+    """The checkpoint is a safetensors file whose metadata holds the run's state as JSON; a
+    damaged one is refused with its name."""
     killed = trainer(qwen, shards, tmp_path)
     fit_until_killed_in_epoch_two(killed, monkeypatch)
-    payload = torch.load(killed.checkpoint, weights_only=False)
-    for group in payload["optimizer"]["param_groups"]:
-        group["fused"] = None
-    for state in payload["optimizer"]["state"].values():
-        state["step"] = torch.tensor(float(state["step"]))
-    torch.save(payload, killed.checkpoint)
-    resumed = trainer(qwen, shards, tmp_path)
-    resumed.fit()
-    assert [row["step"] for row in resumed.state["log"]] == list(range(1, 9))
-    assert all(group["fused"] for group in resumed.optimizer.param_groups)
+    with safe_open(str(killed.checkpoint), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["fixate"])
+        names = set(handle.keys())
+    assert meta["digest"] == killed.digest and meta["state"]["epoch"] == 1
+    assert {"prompt/basis", "best_prompt/basis", "optimizer/0/exp_avg"} <= names
+    killed.checkpoint.write_bytes(killed.checkpoint.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint") as refused:
+        trainer(qwen, shards, tmp_path).fit()
+    assert str(killed.checkpoint) in str(refused.value)
 
 
 def test_encoding_ahead_in_a_thread_trains_the_same(qwen, shards, tmp_path):

@@ -3,6 +3,7 @@ plots and the HTML report; and what a training setting reruns."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from workflow_helpers import edited_config, planned_jobs, scratch_workflow, snakemake
+
+from fixate.processes import pid_alive
 
 pytestmark = pytest.mark.workflow
 TINY = {
@@ -53,19 +56,30 @@ def start(work: Path) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory) -> Path:
-    """The tiny experiment, killed (SIGKILL) right after a training checkpoint, then rerun."""
+    """The tiny experiment with only its Snakemake process killed (SIGKILL) right after a
+    training checkpoint, as when a terminal dies; its trainer must stop by itself. Then the
+    workflow is unlocked and rerun."""
     work = scratch_workflow(tmp_path_factory.mktemp("experiment"), TINY)
     process = start(work)
     deadline = time.monotonic() + 600
-    while not list((work / RUN).glob("checkpoint-*.pt")) and time.monotonic() < deadline:
+    while not list((work / RUN).glob("checkpoint-*.safetensors")) and time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(
                 "the run ended before its first checkpoint:\n"
                 + (work / "killed_run.log").read_text()[-3000:]
             )
         time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    trainer = json.loads((work / RUN / "train.lock").read_text())["pid"]
+    try:
+        process.kill()  # Snakemake only: its jobs are processes of their own
+        process.wait()
+        deadline = time.monotonic() + 15
+        while pid_alive(trainer):
+            assert time.monotonic() < deadline, "the trainer outlived its Snakemake process"
+            time.sleep(0.1)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever else the killed run left
     assert not (work / RUN / "metrics.json").exists()
     snakemake(work, "--unlock")  # a SIGKILL leaves Snakemake's lock behind, as after a power loss
     snakemake(work)
@@ -74,7 +88,9 @@ def workflow(tmp_path_factory) -> Path:
 
 def test_a_killed_run_reruns_and_resumes_from_its_checkpoint(workflow):
     log = workflow / "results" / "logs" / "train" / "recgaze" / "qwen3vl" / "attnlrp"
-    assert "resumed from" in (log / "fixation" / "seed1.log").read_text()
+    text = (log / "fixation" / "seed1.log").read_text()
+    assert "resumed from" in text
+    assert "taking over the lock of PID" in text  # the orphan had stopped: one trainer at a time
     assert json.loads((workflow / RUN / "metrics.json").read_text())["seed"] == 1
 
 
@@ -159,7 +175,7 @@ def test_a_job_with_two_devices_trains_data_parallel(workflow):
     """`--set-resources train:gpu=2` makes the same rule launch two processes (gloo on a CPU
     machine), and the run's metrics match the one-process run."""
     before = json.loads((workflow / RUN / "metrics.json").read_text())
-    for checkpoint in (workflow / RUN).glob("checkpoint-*.pt"):
+    for checkpoint in (workflow / RUN).glob("checkpoint-*.safetensors"):
         checkpoint.unlink()
     target = str(RUN / "metrics.json")
     snakemake(

@@ -148,3 +148,19 @@ def test_a_broken_user_table_is_named_while_the_jobs_are_planned(tmp_path, edit,
     result = snakemake(work, "--dry-run", check=False)
     assert result.returncode != 0
     assert f"recgaze.raw_dir: {users}{message}" in result.stdout + result.stderr
+
+
+def test_raw_dir_may_end_in_a_slash_start_with_a_tilde_or_be_relative(tmp_path, monkeypatch):
+    """Each spelling of the same raw folder plans the same jobs (a trailing slash used to give
+    `...//user_features.csv`, which Snakemake reported missing)."""
+    session = Session("UvA_1", 2).fix(3, 2, 300, scroll=500).click("Movie", 3, 2)
+    raw = write_raw(tmp_path / "home" / "recgaze", [session])
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    work = scratch_workflow(tmp_path / "wf")
+    target = "results/recgaze/samples/UvA_1.parquet"
+    plans = {
+        spelling: edited_config(work, {"recgaze": {"source": "raw", "raw_dir": spelling}}, target)
+        for spelling in (str(raw), f"{raw}/", "~/recgaze/", "../home/./recgaze/")
+    }
+    assert plans[str(raw)]["recgaze_shard"] == 1
+    assert all(plan == plans[str(raw)] for plan in plans.values()), plans

@@ -137,7 +137,7 @@ def untrained_throughput(args, train: dict, study: dict, device: torch.device) -
         prompt = SoftPrompt(
             backbone.hidden_size, n_basis=config.n_basis, n_tokens=config.n_tokens, device=device
         )
-        users = read_user_features(work / "raw" / "user_features.csv")
+        users, _ = read_user_features(work / "raw" / "user_features.csv")
         profiles = profile_text(users).to_dict()
         untrained = TrainedRun(work, {"config": asdict(config)}, prompt, profiles)
         return throughput(args, untrained, backbone, work / "raw", work)

@@ -19,7 +19,6 @@ import difflib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import pyarrow.parquet as pq
 
 from fixate.data.errors import RawDataError
 from fixate.data.files import read_bytes, regular_file, utf8_error
+from fixate.tempfiles import temp_file
 
 NA_LITERALS = frozenset({"NA", "N/A", "NaN", "nan", "null", "NULL", "None", "<NA>"})
 Kind = Literal["key", "str", "text", "int", "float"]
@@ -435,14 +435,12 @@ def _dtype(kind: Kind) -> str:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
 
-    A killed job therefore never leaves a half-written file that looks finished.
+    A killed job therefore never leaves a half-written file that looks finished, and the
+    temporary it leaves is removed when the output is written again (`fixate.tempfiles`).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = temp_file(path)
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -36,6 +36,7 @@ from fixate.data.tables import write_json
 from fixate.models import load_backbone
 from fixate.models.base import Backbone, Screen
 from fixate.probe.slots import pooling_matrix
+from fixate.tempfiles import temp_folder
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ def run_seeing(
     after = perception(backbone, train, held)
     log.info("after: %s", after)
     out = Path(out_dir)
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = temp_folder(out)  # (a killed earlier job's partial save is removed first)
     backbone.model.save_pretrained(tmp)
     backbone.processor.save_pretrained(tmp)
     if out.exists():

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -31,6 +30,7 @@ from transformers.processing_utils import ProcessorMixin
 
 from fixate.models.base import DEFAULT_INSTRUCTION
 from fixate.models.processors import ImageOnlyInternVLProcessor, ImageOnlyQwen3VLProcessor
+from fixate.tempfiles import temp_folder
 
 TINY_KINDS = {"tiny-qwen3vl": "qwen3vl", "tiny-internvl": "internvl"}
 
@@ -220,12 +220,12 @@ def materialise(name: str, out_dir: str | Path, seed: int = 0) -> Path:
         model, processor = _BUILDERS[name]()
     model.generation_config.eos_token_id = processor.tokenizer.eos_token_id
     model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging = temp_folder(out_dir)  # (a killed earlier job's staging folder is removed first)
     try:
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
         if out_dir.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            retired = temp_folder(out_dir)
             out_dir.rename(retired / out_dir.name)
             shutil.rmtree(retired)
         staging.rename(out_dir)

@@ -30,7 +30,8 @@ def new_carousel_screens(
     """Write ``n`` new carousel pages and their spec into ``out_dir``; returns the spec's path."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     layout = load_layout(raw_dir / "aoi_data.csv")
-    catalogue = read_item_features(raw_dir / "item_features.csv").drop_duplicates("MovieID")
+    items, _ = read_item_features(raw_dir / "item_features.csv")
+    catalogue = items.drop_duplicates("MovieID")
     rng = np.random.default_rng(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = []
