@@ -98,7 +98,7 @@ def write_markdown(summary: dict, path: str | Path) -> None:
     for metric, points in summary["curve"].items():
         by_k = {p["sessions"]: p for p in points}
         cells = [_cell(by_k.get(k)) for k in ks]
-        lines.append(f"| {CURVE_METRICS[metric][1]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_label(metric)} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "| metric | k | mean k = 0 | mean k | Δ | users | Wilcoxon p |",
@@ -108,11 +108,16 @@ def write_markdown(summary: dict, path: str | Path) -> None:
         k = test["sessions"]
         p = "n/a" if test["p_wilcoxon"] is None else f"{test['p_wilcoxon']:.3g}"
         lines.append(
-            f"| {CURVE_METRICS[metric][1]} | {k} | {test['mean_k0']:.4f} | "
+            f"| {_label(metric)} | {k} | {test['mean_k0']:.4f} | "
             f"{test[f'mean_k{k}']:.4f} | {test['mean_delta']:+.4f} | {test['n_users']} | {p} |"
         )
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+
+
+def _label(metric: str) -> str:
+    """The metric's label, its bars escaped for a Markdown table cell."""
+    return CURVE_METRICS[metric][1].replace("|", "\\|")
 
 
 def _cell(point: dict | None) -> str:
@@ -145,6 +150,7 @@ def plot_curve(summary: dict, path: str | Path) -> None:
 def write_curve(
     score_files: Sequence[str | Path], settings: dict, json_out: str, md_out: str, png_out: str
 ) -> dict:
+    """The curve's JSON summary, Markdown table and figure (rule enroll_curve)."""
     summary = curve_summary(score_files, settings)
     write_json(summary, json_out)
     write_markdown(summary, md_out)
