@@ -14,8 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from fixate.data.tables import write_json
-from fixate.evaluate import MODES
-from fixate.metrics import METRICS
+from fixate.metrics import METRICS, MODES
 from fixate.stats import identity_test, seed_summary, wilcoxon_tests
 
 

@@ -29,8 +29,6 @@ from fixate.models import DEFAULT_INSTRUCTION, Backbone, ModelBatch, Screen, Vis
 from fixate.probe import probe
 from fixate.prompt import SoftPrompt
 
-MODES = ("backbone_tf", "backbone_fg", "fixate_tf", "fixate_fg")
-
 
 @dataclass(frozen=True)
 class ProbeSettings:

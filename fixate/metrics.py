@@ -30,6 +30,9 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
 EPS = 1e-8
+MODES = ("backbone_tf", "backbone_fg", "fixate_tf", "fixate_fg")
+"""The four-way test (`fixate.evaluate`): the bare backbone and FixATE, each teacher-forced and by
+free generation. Defined here so that aggregating results needs no model code (and no torch)."""
 KS = (1, 3, 5)
 TOPK_JS_K = 5
 METRICS = (

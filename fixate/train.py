@@ -51,9 +51,9 @@ from fixate.data.samples import (
     with_signal,
 )
 from fixate.data.tables import atomic_path, write_json, write_parquet
-from fixate.evaluate import MODES, ProbeSettings, batches, evaluate_model, swapped_prompts
+from fixate.evaluate import ProbeSettings, batches, evaluate_model, swapped_prompts
 from fixate.losses import AlignmentLoss, attention_weight, dwell_distribution
-from fixate.metrics import METRICS, add_gap_closed, aggregate, composite_score
+from fixate.metrics import METRICS, MODES, add_gap_closed, aggregate, composite_score
 from fixate.models import Backbone, ModelBatch, Screen, ScreenEncoding, load_backbone
 from fixate.models.cache import FeatureCache, screen_key
 from fixate.probe import probe

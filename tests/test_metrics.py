@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -141,3 +143,14 @@ def test_ties_count_in_expectation_so_uniform_scores_k_over_n():
     assert m["csh@5"] == 1.0 and m["tgo@1"] == pytest.approx(0.25)
     uniform = sample_metrics(np.ones(10), np.arange(10.0), choice=0)
     assert uniform["csh@3"] == pytest.approx(0.3) and uniform["tgo@3"] == pytest.approx(0.3)
+
+
+def test_aggregating_and_reporting_need_no_model_code():
+    """The aggregate, table and study rules run where no GPU stack is installed: they import
+    the four-way test's mode names from `fixate.metrics`, never torch."""
+    code = (
+        "import sys, fixate.aggregate, fixate.report.tables, fixate.report.study, "
+        "fixate.report.enroll; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -14,7 +14,7 @@ from model_fixtures import make_samples
 from safetensors import safe_open
 
 from fixate.checkpoint import CheckpointError
-from fixate.evaluate import MODES
+from fixate.metrics import MODES
 from fixate.models import DEFAULT_INSTRUCTION, ModelBatch, load_backbone
 from fixate.models.tiny import TINY_KINDS
 from fixate.train import PREPARED_AHEAD, NonFiniteLoss, TrainConfig, Trainer, run

@@ -118,6 +118,21 @@ def test_a_library_edit_reruns_only_the_stages_that_use_it(workflow):
         split.write_text(original)
 
 
+def test_settings_are_changed_with_a_configfile_as_the_readme_shows(tmp_path):
+    """A nested --config value arrives as text and is refused; the README's --configfile is
+    merged into the checked configuration (an out-of-range value in it is refused, a valid one
+    plans the run)."""
+    work = scratch_workflow(tmp_path)
+    target = "results/recgaze_attnlrp.json"
+    refused = snakemake(work, "--dry-run", target, "--config", "train={'epochs': 12}", check=False)
+    assert "'12' is not of type 'integer'" in refused.stdout + refused.stderr
+    (work / "no_epochs.yaml").write_text("train:\n  epochs: 0\n")
+    checked = snakemake(work, "--dry-run", target, "--configfile", "no_epochs.yaml", check=False)
+    assert "0 is less than the minimum of 1" in checked.stdout + checked.stderr
+    (work / "more_epochs.yaml").write_text("train:\n  epochs: 12\n")
+    assert planned_jobs(work, target, "--configfile", "more_epochs.yaml")["train"] == 2
+
+
 def test_bad_config_is_refused_with_the_key_named(tmp_path):
     work = scratch_workflow(tmp_path, {"recgaze": {"synthetic": {"n_users": "twelve"}}})
     result = snakemake(work, "--dry-run", check=False)
