@@ -1,0 +1,142 @@
+"""The real Qwen3-VL-4B-Instruct release files (tokenizer, chat template, processor configs) with
+random weights for a shrunk configuration that keeps the real vocabulary and special-token ids,
+loaded through `load_backbone` as a user would, then encoded, probed, trained and answered.
+
+The tiny demo models use the project's own small tokenizer and template; this is the one place
+where the files a user downloads are exercised. They are read from ``../shared/reference``;
+nothing is copied into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from model_fixtures import make_samples
+from PIL import Image
+from transformers import AutoConfig, Qwen3VLForConditionalGeneration
+
+from fixate.evaluate import answer_scores
+from fixate.models import Screen, load_backbone
+from fixate.train import TrainConfig, run
+
+RELEASE = Path(__file__).resolve().parents[2] / "shared/reference/checkpoints/Qwen3-VL-4B-Instruct"
+INSTRUCTION = "Which one? {candidates}"
+pytest_plugins = ["model_fixtures"]
+
+
+@pytest.fixture(scope="module")
+def real_files(tmp_path_factory) -> Path:
+    """The release folder with a shrunk config.json and random weights beside its own files."""
+    if not (RELEASE / "vocab.json").exists():
+        pytest.skip("the Qwen3-VL release files are not next to this checkout")
+    folder = tmp_path_factory.mktemp("qwen3vl-real")
+    for file in RELEASE.iterdir():
+        if file.name != "MODEL_CARD.md":
+            shutil.copy(file, folder / file.name)
+    config = json.loads((RELEASE / "config.json").read_text())
+    config["text_config"].update(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+    )
+    config["text_config"]["rope_scaling"]["mrope_section"] = [4, 2, 2]  # sums to head_dim / 2
+    config["vision_config"].update(
+        depth=2,
+        hidden_size=32,
+        intermediate_size=64,
+        num_heads=2,
+        out_hidden_size=64,
+        deepstack_visual_indexes=[0, 1],
+    )
+    (folder / "config.json").write_text(json.dumps(config))
+    torch.manual_seed(0)
+    Qwen3VLForConditionalGeneration(AutoConfig.from_pretrained(folder)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def backbone(real_files):
+    return load_backbone(real_files, "qwen3vl", device="cpu")
+
+
+def screen(size=(1920, 1080), names=("A", "B"), answer=None) -> Screen:
+    boxes = np.asarray([[20 + 120 * i, 20, 120 + 120 * i, 120] for i in range(len(names))])
+    image = Image.new("RGB", size, (30, 30, 30))
+    return Screen(image, boxes.astype(np.float32), tuple(names), "Top_genre: Drama", answer)
+
+
+def test_the_real_vocabulary_and_special_tokens_are_kept(backbone):
+    release = json.loads((RELEASE / "config.json").read_text())
+    assert backbone.model.config.text_config.vocab_size == 151936
+    assert backbone.image_token_id == release["image_token_id"] == 151655
+    ids = backbone.tokenizer.convert_tokens_to_ids(["<|vision_start|>", "<|vision_end|>"])
+    assert ids == [release["vision_start_token_id"], release["vision_end_token_id"]]
+
+
+def test_the_real_chat_template_puts_the_soft_prompt_and_the_image_in_the_user_turn(backbone):
+    text = backbone.chat_text(screen(), 16, INSTRUCTION)
+    user_turn = text.split("<|im_start|>user\n", 1)[1].split("<|im_end|>", 1)[0]
+    filler = backbone.filler_token * 16
+    assert user_turn.startswith(filler + "<|vision_start|><|image_pad|><|vision_end|>")
+    assert user_turn.endswith("Top_genre: Drama\n\nWhich one? A, B")
+    assert text.endswith("<|im_start|>assistant\n")
+
+
+def test_the_real_processor_sizes_and_m_rope_positions(backbone):
+    batch = backbone.encode([screen()], 16, INSTRUCTION)
+    visual = batch.image_mask[0]
+    assert int(visual.sum()) == 646  # 1920 x 1080 -> 1100 x 619 -> a 19 x 34 merged grid
+    assert int(batch.soft_mask[0].sum()) == 16
+    positions = batch.position_ids[:, 0]  # text row, then t, h, w
+    assert positions.shape[0] == 4
+    grid = positions[1:, visual]
+    assert [len(set(axis.tolist())) for axis in grid] == [1, 19, 34]
+    after = visual.nonzero()[-1].item() + 1
+    assert (positions[1:, after] == grid.max() + 1).all()  # text resumes after the image
+    tiny = backbone.encode_screen(screen(size=(40, 40)), 0, INSTRUCTION)
+    assert int((tiny.ids == backbone.image_token_id).sum()) == 64  # the 65,536 px minimum
+
+
+def test_letters_are_single_tokens_and_numbers_past_nine_are_scored_as_sequences(backbone):
+    letters = [backbone.answer_ids(letter) for letter in "ABCDEFGHIJKLMNO"]
+    assert all(len(ids) == 1 for ids in letters) and len({ids[0] for ids in letters}) == 15
+    assert [len(backbone.answer_ids(str(n))) for n in (1, 9, 10, 12)] == [1, 1, 2, 2]
+    names = tuple(str(n) for n in range(1, 13))
+    numbered = screen(size=(1600, 200), names=names)
+    batch = backbone.encode([numbered], 4, INSTRUCTION)
+    soft = torch.zeros(1, 4, backbone.hidden_size)
+    with torch.no_grad():
+        features = backbone.image_features(batch)
+    (scores,) = answer_scores(backbone, [numbered], soft, 4, features, INSTRUCTION)
+    assert scores.shape == (12,) and np.isfinite(scores).all()
+    assert scores[11] < scores[:9].max()  # two tokens' log-probability, not one
+
+
+def test_training_and_the_four_way_test_run_on_the_real_files(real_files, tmp_path):
+    shards = make_samples(tmp_path / "data", users=("u1", "u2"), per_split=(2, 1, 1))
+    config = TrainConfig.from_dict(
+        {
+            "epochs": 1,
+            "batch_size": 2,
+            "grad_accum": 1,
+            "n_basis": 2,
+            "n_tokens": 4,
+            "lambda_warmup": 0,
+            "probe": {"operator": "attnlrp", "window": 2},
+        }
+    )
+    metrics = run(shards, real_files, "qwen3vl", config, 1, tmp_path / "run", "toy")
+    log = pd.read_csv(tmp_path / "run" / "train_log.csv")
+    assert np.isfinite(log["alignment"]).all() and np.isfinite(log["choice"]).all()
+    assert 0 <= metrics["modes"]["fixate_fg"]["micro_answer_accuracy"] <= 1
+    answers = pd.read_parquet(tmp_path / "run" / "per_sample.parquet")["answer"].dropna()
+    assert set(answers) <= set("ABCDEFGHIJ")
