@@ -147,18 +147,23 @@ def evaluate_model(
     blocks = list(batches(samples, batch_size))
     for block in tqdm(blocks, desc=f"evaluate {name}", disable=not progress, mininterval=5.0):
         rows = block.to_dict("records")
-        screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
+        screens = [Screen.from_sample(row, teacher_forced=False) for row in rows]
         soft, n_soft = soft_inputs(prompt, [row.get("prompt_user", row["user_id"]) for row in rows])
+        # the image processor runs once per screen: the answered batches append answer tokens
+        encodings = [backbone.encode_screen(s, n_soft, settings.instruction) for s in screens]
         with torch.no_grad():
-            tf_batch = backbone.encode(screens, n_soft, settings.instruction)
-            features = backbone.image_features(tf_batch)
-        scores = answer_scores(backbone, screens, soft, n_soft, features, settings.instruction)
-        modes = {"tf": (screens, tf_batch)}
+            open_batch = backbone.collate(encodings)
+            features = backbone.image_features(open_batch)
+        scores = answer_scores(
+            backbone, screens, soft, n_soft, features, settings.instruction, open_batch
+        )
+        clicked = [s.slot_names[int(row["label"])] for s, row in zip(screens, rows, strict=True)]
         generated = [s.slot_names[int(np.argmax(v))] for s, v in zip(screens, scores, strict=True)]
-        if free_generation:
-            fg_screens = [replace(s, answer=g) for s, g in zip(screens, generated, strict=True)]
-            modes["fg"] = (fg_screens, backbone.encode(fg_screens, n_soft, settings.instruction))
-        for mode, (_, batch) in modes.items():
+        answers = {"tf": clicked, "fg": generated} if free_generation else {"tf": clicked}
+        for mode, names in answers.items():
+            batch = backbone.collate(
+                [e.answered(backbone.answer_ids(n)) for e, n in zip(encodings, names, strict=True)]
+            )
             slots = probe_slots(backbone, batch, soft, settings, features)
             for row, p, score, answer in zip(rows, slots, scores, generated, strict=True):
                 option_probs = np.exp(score - score.max())
