@@ -116,6 +116,7 @@ def test_a_library_edit_reruns_only_the_stages_that_use_it(workflow):
     try:
         split.write_text(original + "\n# edited\n")
         assert planned_jobs(workflow, *TARGETS) == {
+            "recgaze_events": 1,
             "recgaze_screens": 1,
             "recgaze_render": 3,
             "recgaze_shard": 3,
