@@ -40,3 +40,7 @@ rule all:
         report_outputs(),
         adserp_outputs(),
     localrule: True
+
+
+# last, so that every rule above gets the digest of the library code its script imports
+derive_code_digests()

@@ -20,10 +20,6 @@ if config["adserp"]["source"] == "synthetic":
             truth_info=adserp_raw(ADSERP_TRUTH_INFO),
         params:
             synthetic=config["adserp"]["synthetic"],
-            code=library("fixate/data/synthetic/adserp.py", "fixate/data/synthetic/adserp_truth.py",
-                         "fixate/data/adserp/raw.py", "fixate/data/adserp/timeline.py",
-                         "fixate/data/adserp/truth.py", "fixate/data/render.py",
-                         "fixate/data/tables.py", "fixate/data/files.py"),
         log:
             f"{RESULTS}/logs/adserp/synthetic.log",
         benchmark:
@@ -52,10 +48,6 @@ rule adserp_trials:
         trials=f"{AD}/tables/trials/{{user}}.parquet",
     params:
         preprocess=config["adserp"]["preprocess"],
-        code=library("fixate/data/adserp/raw.py", "fixate/data/adserp/timeline.py",
-                     "fixate/data/adserp/aoi.py", "fixate/data/adserp/trials.py",
-                     "fixate/data/adserp/pipeline.py", "fixate/data/tables.py",
-                     "fixate/data/files.py"),
     log:
         f"{RESULTS}/logs/adserp/trials/{{user}}.log",
     benchmark:
@@ -78,8 +70,6 @@ rule adserp_render:
         done=f"{AD}/images/{{user}}.json",
     params:
         quality=config["adserp"]["render"]["jpeg_quality"],
-        code=library("fixate/data/render.py", "fixate/data/files.py",
-                     "fixate/data/adserp/trials.py", "fixate/data/adserp/pipeline.py"),
     log:
         f"{RESULTS}/logs/adserp/render/{{user}}.log",
     benchmark:
@@ -109,9 +99,6 @@ rule adserp_split:
         report=f"{AD}/report.json",
     params:
         split=config["adserp"]["split"],
-        code=library("fixate/data/adserp/split.py", "fixate/data/adserp/trials.py",
-                     "fixate/data/adserp/raw.py", "fixate/data/adserp/pipeline.py",
-                     "fixate/data/tables.py", "fixate/data/files.py"),
     log:
         f"{RESULTS}/logs/adserp/split.log",
     resources:
@@ -133,10 +120,6 @@ rule adserp_shard:
         truth=adserp_truth(),
     output:
         shard=f"{AD}/samples/{{user}}.parquet",
-    params:
-        code=library("fixate/data/samples.py", "fixate/data/adserp/split.py",
-                     "fixate/data/adserp/pipeline.py", "fixate/data/adserp/truth.py",
-                     "fixate/data/tables.py"),
     log:
         f"{RESULTS}/logs/adserp/shard/{{user}}.log",
     resources:

@@ -10,8 +10,6 @@ rule adserp_serp_aoi:
         aoi=expand(f"{RESULTS}/adserp/serp_aoi/{{trial}}.json", trial=adserp_trials()),
     params:
         chromium=config["adserp"].get("chromium"),
-        code=library("fixate/data/adserp/serp.py", "fixate/data/tables.py",
-                     "fixate/data/files.py"),
     log:
         f"{RESULTS}/logs/adserp/serp_aoi.log",
     benchmark:

@@ -14,6 +14,7 @@ from fixate.data.errors import RawDataError
 from fixate.data.recgaze.raw import user_ids as recgaze_raw_user_ids
 from fixate.data.synthetic.adserp import adserp_user_ids
 from fixate.data.synthetic.recgaze import recgaze_user_ids
+from fixate.names import BACKBONES, DATASETS, OPERATORS, alternatives
 from fixate.workflow import code_digest
 from fixate.data.samples import held_out_users
 from fixate.simulate.new_screens import SPEC_NAME as NEW_SCREENS_SPEC
@@ -36,12 +37,23 @@ RESULTS = "results"
 
 wildcard_constraints:
     user=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
-    dataset="recgaze|adserp",
+    dataset=alternatives(DATASETS),
 
 
-def library(*parts):
-    """Digest of the named library sources, passed as a param so code edits rerun the rule."""
-    return code_digest(ROOT, *parts)
+def script_path(step):
+    """A rule's script relative to the workflow folder (`script:` is relative to its rule file)."""
+    folder = Path(step.basedir.get_path_or_uri(secret_free=True))
+    return Path(os.path.normpath(folder / step.script)).relative_to(ROOT)
+
+
+def derive_code_digests():
+    """Add a `code` param to each scripted rule, the digest of the library modules that its
+    script imports, transitively (`fixate.workflow.code_digest`). Snakemake sees only the script
+    file, so without it a library edit would rerun nothing; derived from the imports, the list of
+    modules cannot drift from the code. Called once, after the last rule is defined."""
+    for step in workflow.rules:
+        if step.script:
+            step.set_params(code=code_digest(ROOT, script_path(step)))
 
 
 def recgaze_raw_dir():
@@ -156,7 +168,7 @@ def adserp_outputs():
     ]
 
 
-TINY_MODELS = ("tiny-qwen3vl", "tiny-internvl")
+TINY_MODELS = tuple(f"tiny-{kind}" for kind in BACKBONES)
 # tiny models trained by the workflow to see the synthetic screens (rule model_seeing)
 WORKFLOW_MODELS = (*TINY_MODELS, *(f"{name}-seeing" for name in TINY_MODELS))
 

@@ -7,8 +7,6 @@ rule model_tiny:
         directory(f"{RESULTS}/models/{{name}}"),
     wildcard_constraints:
         name="|".join(TINY_MODELS),
-    params:
-        code=library("fixate/models"),
     log:
         f"{RESULTS}/logs/models/{{name}}.log",
     resources:
@@ -38,7 +36,6 @@ rule model_seeing:
         see=config["see"],
         kind=lambda w: w.name.removeprefix("tiny-"),
         dataset_dir=lambda w, input: str(Path(input.screens).parent.parent),
-        code=library("fixate/models", "fixate/probe", "fixate/data/recgaze/pipeline.py"),
     log:
         f"{RESULTS}/logs/models/{{name}}-seeing.log",
     benchmark:

@@ -17,9 +17,6 @@ if config["recgaze"]["source"] == "synthetic":
             truth=f"{RG}/raw/truth/gaze_truth.csv",
         params:
             synthetic=config["recgaze"]["synthetic"],
-            code=library("fixate/data/synthetic", "fixate/data/recgaze/layout.py",
-                         "fixate/data/recgaze/raw.py", "fixate/data/tables.py",
-                         "fixate/data/files.py"),
         log:
             f"{RESULTS}/logs/recgaze/synthetic.log",
         benchmark:
@@ -44,9 +41,6 @@ rule recgaze_events:
         counts=f"{RG}/tables/event_counts.json",
     params:
         preprocess=config["recgaze"]["preprocess"],
-        code=library("fixate/data/recgaze/events.py", "fixate/data/recgaze/raw.py",
-                     "fixate/data/recgaze/layout.py", "fixate/data/tables.py",
-                     "fixate/data/files.py", "fixate/data/recgaze/pipeline.py"),
     log:
         f"{RESULTS}/logs/recgaze/events.log",
     benchmark:
@@ -74,10 +68,6 @@ rule recgaze_screens:
         report=f"{RG}/report.json",
     params:
         split_seed=config["recgaze"]["preprocess"]["split_seed"],
-        code=library("fixate/data/recgaze/screens.py", "fixate/data/recgaze/split.py",
-                     "fixate/data/recgaze/raw.py", "fixate/data/recgaze/layout.py",
-                     "fixate/data/tables.py", "fixate/data/files.py",
-                     "fixate/data/recgaze/pipeline.py"),
     log:
         f"{RESULTS}/logs/recgaze/screens.log",
     benchmark:
@@ -102,9 +92,6 @@ rule recgaze_render:
         done=f"{RG}/images/{{user}}.json",
     params:
         quality=config["recgaze"]["render"]["jpeg_quality"],
-        code=library("fixate/data/render.py", "fixate/data/recgaze/render.py",
-                     "fixate/data/files.py", "fixate/data/recgaze/layout.py",
-                     "fixate/data/recgaze/pipeline.py"),
     log:
         f"{RESULTS}/logs/recgaze/render/{{user}}.log",
     benchmark:
@@ -126,9 +113,6 @@ rule recgaze_shard:
         truth=recgaze_truth(),
     output:
         shard=f"{RG}/samples/{{user}}.parquet",
-    params:
-        code=library("fixate/data/samples.py", "fixate/data/recgaze/pipeline.py",
-                     "fixate/data/recgaze/truth.py", "fixate/data/tables.py"),
     log:
         f"{RESULTS}/logs/recgaze/shard/{{user}}.log",
     resources:

@@ -13,7 +13,6 @@ rule tables:
         variants=config["experiment"]["signals"],
         title=lambda w: f"{w.dataset} results",
         fixate_only=False,
-        code=library("fixate/report/tables.py"),
     log:
         f"{RESULTS}/logs/report/tables_{{dataset}}.log",
     localrule: True
@@ -35,7 +34,6 @@ rule ablation_table:
         variants=[v for v in variants() if "-" in v],
         title=lambda w: f"{w.dataset} ablations",
         fixate_only=True,
-        code=library("fixate/report/tables.py"),
     log:
         f"{RESULTS}/logs/report/ablations_{{dataset}}.log",
     localrule: True
@@ -54,7 +52,6 @@ rule plot_metrics:
                category="Figures"),
     params:
         variant=config["experiment"]["signals"][0],
-        code=library("fixate/report/plots.py"),
     log:
         f"{RESULTS}/logs/report/metrics_{{dataset}}.log",
     localrule: True
@@ -74,8 +71,6 @@ rule plot_training:
     output:
         report(f"{RESULTS}/plots/{{dataset}}_{{backbone}}_{{operator}}_training.png",
                caption="../report/training.rst", category="Figures"),
-    params:
-        code=library("fixate/report/plots.py"),
     log:
         f"{RESULTS}/logs/report/training_{{dataset}}_{{backbone}}_{{operator}}.log",
     localrule: True
@@ -95,7 +90,6 @@ rule plot_screens:
                caption="../report/screens.rst", category="Figures"),
     params:
         signal=config["experiment"]["signals"][0],
-        code=library("fixate/report/plots.py"),
     log:
         f"{RESULTS}/logs/report/screens_{{dataset}}_{{backbone}}_{{operator}}.log",
     localrule: True

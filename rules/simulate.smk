@@ -13,8 +13,6 @@ rule new_screens:
     params:
         n=config["screens"]["n"],
         seed=config["screens"]["seed"],
-        code=library("fixate/simulate/new_screens.py", "fixate/data/recgaze",
-                     "fixate/data/render.py"),
     log:
         f"{RESULTS}/logs/screens/new_carousels.log",
     benchmark:
@@ -42,8 +40,6 @@ rule simulate:
         directory(f"{RESULTS}/simulate/{{name}}"),
     params:
         simulation=lambda w: simulation(w.name),
-        code=library("fixate/simulate", "fixate/evaluate.py", "fixate/probe", "fixate/models",
-                     "fixate/prompt.py"),
     log:
         f"{RESULTS}/logs/simulate/{{name}}.log",
     benchmark:
@@ -75,9 +71,6 @@ rule enroll:
         k=r"\d+",
     params:
         enroll=config["enroll"],
-        code=library("fixate/enroll.py", "fixate/simulate/simulator.py", "fixate/train.py",
-                     "fixate/evaluate.py", "fixate/probe", "fixate/models", "fixate/prompt.py",
-                     "fixate/losses.py", "fixate/metrics.py"),
     log:
         f"{RESULTS}/logs/enroll/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}/k{{k}}.log",
     benchmark:
@@ -105,7 +98,6 @@ rule enroll_curve:
                     caption="../report/enroll.rst", category="Figures"),
     params:
         enroll=config["enroll"],
-        code=library("fixate/report/enroll.py", "fixate/metrics.py", "fixate/stats.py"),
     log:
         f"{RESULTS}/logs/enroll/{{dataset}}_{{operator}}.log",
     resources:

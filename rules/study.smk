@@ -13,8 +13,6 @@ rule known_truth:
                     category="Figures"),
     params:
         study=config["study"],
-        code=library("fixate/report/study.py", "fixate/aggregate.py", "fixate/stats.py",
-                     "fixate/metrics.py"),
     log:
         f"{RESULTS}/logs/study/known_truth.log",
     resources:

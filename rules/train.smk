@@ -4,8 +4,8 @@ RUN = f"{RESULTS}/runs/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{s
 
 
 wildcard_constraints:
-    backbone="qwen3vl|internvl",
-    operator="rollout|glimpse|attnlrp|attnlrp-rules",
+    backbone=alternatives(BACKBONES),
+    operator=alternatives(OPERATORS),
     seed=r"\d+",
     variant=r"(fixation|cursor)(-[A-Za-z0-9_]+)?",
 
@@ -28,10 +28,6 @@ rule train:
                                       if w.dataset in INSTRUCTIONS else {}),
                                    "operator": w.operator}},
         trust_remote_code=lambda w: config["backbones"][w.backbone].get("trust_remote_code", False),
-        code=library("fixate/models", "fixate/probe", "fixate/prompt.py", "fixate/train.py",
-                     "fixate/checkpoint.py", "fixate/launch.py", "fixate/evaluate.py",
-                     "fixate/losses.py", "fixate/metrics.py", "fixate/baselines.py",
-                     "fixate/stats.py", "fixate/data/samples.py"),
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}.log",
     benchmark:
@@ -62,7 +58,6 @@ rule aggregate:
         f"{RESULTS}/{{dataset}}_{{operator}}.json",
     params:
         experiment=config["experiment"],
-        code=library("fixate/stats.py", "fixate/aggregate.py"),
     log:
         f"{RESULTS}/logs/aggregate/{{dataset}}_{{operator}}.log",
     resources:

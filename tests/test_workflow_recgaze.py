@@ -102,7 +102,13 @@ def test_a_library_edit_reruns_only_the_stages_that_use_it(workflow):
     original = render.read_text()
     try:
         render.write_text(original + "\n# edited\n")
-        assert planned_jobs(workflow, *TARGETS) == {"recgaze_render": 3, "recgaze_shard": 3}
+        # the events and screens scripts import it too, through fixate.data.recgaze.pipeline
+        assert planned_jobs(workflow, *TARGETS) == {
+            "recgaze_events": 1,
+            "recgaze_screens": 1,
+            "recgaze_render": 3,
+            "recgaze_shard": 3,
+        }
     finally:
         render.write_text(original)
     split = workflow / "fixate" / "data" / "recgaze" / "split.py"
@@ -110,12 +116,20 @@ def test_a_library_edit_reruns_only_the_stages_that_use_it(workflow):
     try:
         split.write_text(original + "\n# edited\n")
         assert planned_jobs(workflow, *TARGETS) == {
+            "recgaze_events": 1,
             "recgaze_screens": 1,
             "recgaze_render": 3,
             "recgaze_shard": 3,
         }
     finally:
         split.write_text(original)
+    unrelated = workflow / "fixate" / "data" / "adserp" / "serp_check.py"
+    original = unrelated.read_text()
+    try:
+        unrelated.write_text(original + "\n# edited\n")
+        assert planned_jobs(workflow, *TARGETS) == {}
+    finally:
+        unrelated.write_text(original)
 
 
 def test_settings_are_changed_with_a_configfile_as_the_readme_shows(tmp_path):

@@ -1,0 +1,54 @@
+"""The dataset, backbone and operator names of the workflow (`fixate.names`, read by the rules'
+wildcard constraints) and of the config schema's enums agree with the library's registries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from fixate import names
+from fixate.models import _BACKBONES
+from fixate.models.tiny import TINY_KINDS
+from fixate.probe import OPERATORS
+
+ROOT = Path(__file__).resolve().parents[1]
+REGISTRIES = {
+    "dataset": set(names.DATASETS),
+    "backbone": set(names.BACKBONES),
+    "operator": set(names.OPERATORS),
+}
+
+
+def test_operators_are_the_registered_ones():
+    assert set(names.OPERATORS) == set(OPERATORS)
+
+
+def test_backbones_are_the_loadable_kinds_and_each_has_a_tiny_model():
+    assert set(names.BACKBONES) == set(_BACKBONES)
+    assert {f"tiny-{kind}": kind for kind in names.BACKBONES} == TINY_KINDS
+
+
+def test_datasets_are_the_data_packages_with_a_pipeline():
+    packages = {path.parent.name for path in (ROOT / "fixate" / "data").glob("*/pipeline.py")}
+    assert set(names.DATASETS) == packages
+
+
+def schema_enums(node) -> list[set]:
+    """Every enum of the schema, without the null that optional settings allow."""
+    if isinstance(node, dict):
+        found = [set(node["enum"]) - {None}] if "enum" in node else []
+        return found + [enum for value in node.values() for enum in schema_enums(value)]
+    if isinstance(node, list):
+        return [enum for value in node for enum in schema_enums(value)]
+    return []
+
+
+def test_each_schema_enum_of_names_lists_the_whole_registry():
+    schema = yaml.safe_load((ROOT / "rules" / "schemas" / "config.schema.yaml").read_text())
+    enums = schema_enums(schema)
+    for kind, registry in REGISTRIES.items():
+        naming = [enum for enum in enums if enum & registry]
+        assert naming, f"no enum of {kind} names in the schema"
+        for enum in naming:
+            assert enum == registry, f"schema enum {sorted(enum)} is not the {kind} registry"
