@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from fixate.evaluate import answer_scores, probe_slots
+from fixate.evaluate import ProbeSettings, answer_scores, probe_slots
 from fixate.models import Backbone, Screen, load_backbone
 from fixate.models.cache import FeatureCache, screen_key
 from fixate.prompt import SoftPrompt
@@ -149,8 +149,9 @@ def _simulate_block(
     cache: FeatureCache,
     screen: NewScreen,
     users: Sequence[str],
-    settings,
+    settings: ProbeSettings,
 ) -> Iterator[dict]:
+    """The records of ``users`` (some of them, one batch) on one screen."""
     instruction = screen.instruction or settings.instruction
     open_screens = [
         Screen(
