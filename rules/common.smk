@@ -7,6 +7,7 @@ from snakemake.utils import validate
 
 from fixate.data.adserp.raw import ORGANIC_FOLDER as ADSERP_ORGANIC_FOLDER
 from fixate.data.adserp.raw import TRIAL_FOLDERS as ADSERP_TRIAL_FOLDERS
+from fixate.data.adserp.instruction import INSTRUCTION as ADSERP_INSTRUCTION
 from fixate.data.adserp.raw import participants_with_trials
 from fixate.data.adserp.truth import TRUTH_FILE as ADSERP_TRUTH_FILE
 from fixate.data.adserp.truth import TRUTH_INFO as ADSERP_TRUTH_INFO
@@ -209,15 +210,9 @@ def dataset_shards(dataset):
     return expand(f"{RESULTS}/{dataset}/samples/{{user}}.parquet", user=users)
 
 
-# What the model is asked, per dataset; {candidates} becomes the screen's slot names.
-INSTRUCTIONS = {
-    "adserp": (
-        "You are a sophisticated user behavior emulator. Given a user profile, simulate the "
-        "user's final click on this search results page. Your final answer should only output "
-        "exactly one of the area numbers {candidates} shown on the selected area; do not output "
-        "any other content."
-    ),
-}
+# What the model is asked, per dataset, when it is not RecGaze's (the backbones' default); each
+# dataset's text lives in its data package.
+INSTRUCTIONS = {"adserp": ADSERP_INSTRUCTION}
 
 
 def run_dir(dataset, backbone, operator, variant, seed):

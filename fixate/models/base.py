@@ -35,17 +35,12 @@ from torch import Tensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.processing_utils import ProcessorMixin
 
+from fixate.data.recgaze.instruction import INSTRUCTION as RECGAZE_INSTRUCTION
 from fixate.data.samples import image_file
 from fixate.models.attention import ATTENTION, eager_attention
 
-DEFAULT_INSTRUCTION = (
-    "You are a sophisticated user behavior emulator. Given a user profile, simulate the user's "
-    "final selection on this movie selection interface. Your final answer should only output "
-    "exactly one of the letters {candidates} shown below the selected poster; do not output any "
-    "other content."
-)
-"""The RecGaze instruction of the reference; `{candidates}` becomes the
-sample's slot names, e.g. "A, B, C, D, E"."""
+DEFAULT_INSTRUCTION = RECGAZE_INSTRUCTION
+"""What a screen is asked when no instruction is given (`fixate.data.recgaze.instruction`)."""
 
 MAX_IMAGE_WIDTH = 1100
 """Screens wider than this are downscaled first, as in the reference (1920x1080 -> 1100x619, which
