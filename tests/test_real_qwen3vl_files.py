@@ -23,6 +23,7 @@ from transformers import AutoConfig, Qwen3VLForConditionalGeneration
 
 from fixate.evaluate import answer_scores
 from fixate.models import Screen, load_backbone
+from fixate.models.tiny import TINY_MROPE_SECTION, TINY_QWEN_VISION, TINY_TEXT
 from fixate.train import TrainConfig, run
 
 RELEASE = Path(__file__).resolve().parents[2] / "shared/reference/checkpoints/Qwen3-VL-4B-Instruct"
@@ -40,23 +41,9 @@ def real_files(tmp_path_factory) -> Path:
         if file.name != "MODEL_CARD.md":
             shutil.copy(file, folder / file.name)
     config = json.loads((RELEASE / "config.json").read_text())
-    config["text_config"].update(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-    )
-    config["text_config"]["rope_scaling"]["mrope_section"] = [4, 2, 2]  # sums to head_dim / 2
-    config["vision_config"].update(
-        depth=2,
-        hidden_size=32,
-        intermediate_size=64,
-        num_heads=2,
-        out_hidden_size=64,
-        deepstack_visual_indexes=[0, 1],
-    )
+    config["text_config"].update(TINY_TEXT)  # the real vocabulary and token ids stay
+    config["text_config"]["rope_scaling"]["mrope_section"] = TINY_MROPE_SECTION
+    config["vision_config"].update(TINY_QWEN_VISION, out_hidden_size=TINY_TEXT["hidden_size"])
     (folder / "config.json").write_text(json.dumps(config))
     torch.manual_seed(0)
     Qwen3VLForConditionalGeneration(AutoConfig.from_pretrained(folder)).save_pretrained(folder)

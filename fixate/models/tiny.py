@@ -92,15 +92,27 @@ def _tokenizer(specials: list[str], named: dict[str, str]) -> Qwen2Tokenizer:
     return tokenizer
 
 
+TINY_TEXT = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16,
+)
+"""The language model's sizes of every tiny model (also the shrunk real-file checkpoint of the
+tests)."""
+TINY_MROPE_SECTION = [4, 2, 2]  # sum must be head_dim / 2, or the position axes silently mix
+TINY_QWEN_VISION = dict(
+    depth=2, hidden_size=32, intermediate_size=64, num_heads=2, deepstack_visual_indexes=[0, 1]
+)
+"""The tiny Qwen3-VL vision tower's sizes."""
+
+
 def _text_config(vocab_size: int) -> dict:
     return dict(
         vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
+        **TINY_TEXT,
         max_position_embeddings=4096,
         tie_word_embeddings=True,
     )
@@ -118,23 +130,21 @@ def _tiny_qwen3vl() -> tuple[PreTrainedModel, ProcessorMixin]:
         ).items()
     }
     text = _text_config(len(tokenizer))
-    # sum(mrope_section) must be head_dim / 2, or the position axes silently mix
     text["rope_parameters"] = dict(
-        rope_type="default", rope_theta=5e6, mrope_section=[4, 2, 2], mrope_interleaved=True
+        rope_type="default",
+        rope_theta=5e6,
+        mrope_section=TINY_MROPE_SECTION,
+        mrope_interleaved=True,
     )
     config = Qwen3VLConfig(
         text_config=text,
         vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
+            **TINY_QWEN_VISION,
             patch_size=16,
             spatial_merge_size=2,
             temporal_patch_size=2,
             out_hidden_size=text["hidden_size"],
             num_position_embeddings=256,
-            deepstack_visual_indexes=[0, 1],
         ),
         tie_word_embeddings=True,
         **ids,
