@@ -9,11 +9,16 @@ rename: the tensors and the numbers that go with them are always from the same s
 
 Run folders written by earlier versions hold `checkpoint-*.pt` pickles. They are refused, never
 read: `restore_checkpoint` names the file and says to delete it (the run then starts afresh).
+
+`RunProgress` is what a training run keeps in its checkpoint (epoch, step, best epoch and prompt,
+early-stopping count, per-step log), and when it saves and resumes it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,8 @@ from torch import nn
 from torch.optim import Optimizer
 
 from fixate.data.tables import atomic_path
+
+log = logging.getLogger(__name__)
 
 FORMAT = "fixate-checkpoint/1"
 _META_KEY = "fixate"  # the metadata entry holding the JSON part
@@ -114,6 +121,67 @@ def restore_checkpoint(
             f"{path}: does not fit this run ({err}); delete it to train this run from the start"
         ) from err
     return {**state, **groups}
+
+
+class RunProgress:
+    """How far a run has come, and the one checkpoint file that keeps it.
+
+    The state: the last finished epoch and optimiser step, the best validation score so far,
+    its epoch and its prompt, the validations since it (for early stopping) and the per-step
+    log. It is saved after every validation, so a killed job resumes at the last validated
+    epoch; only a process that ``saves`` (the main one of a data-parallel run) writes the file.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        digest: str,
+        prompt: nn.Module,
+        optimizer: Optimizer,
+        saves: bool = True,
+    ):
+        self.path = checkpoint_path(run_dir, digest)
+        self.digest = digest
+        self.prompt = prompt
+        self.optimizer = optimizer
+        self.saves = saves
+        self.state: dict[str, Any] = {
+            "epoch": 0,
+            "step": 0,
+            "best_score": -math.inf,
+            "best_epoch": 0,
+            "stale": 0,
+            "best_prompt": None,
+            "log": [],
+        }
+
+    def resume(self) -> None:
+        """Continue from this configuration's checkpoint, if any: the prompt, the optimiser and
+        the state as they were saved."""
+        state = restore_checkpoint(self.path, self.digest, self.prompt, self.optimizer)
+        if state is not None:
+            self.state = state
+            log.info("resumed from %s at epoch %d", self.path, self.state["epoch"])
+
+    def validated(self, epoch: int, score: float) -> None:
+        """Record an epoch's validation ``score`` (a better one than any before keeps the
+        prompt as the best), then save."""
+        if score > self.state["best_score"]:
+            best_prompt = {k: v.detach().clone() for k, v in self.prompt.state_dict().items()}
+            self.state.update(best_score=score, best_epoch=epoch, stale=0, best_prompt=best_prompt)
+        else:
+            self.state["stale"] += 1
+        self.state["epoch"] = epoch
+        self.save()
+
+    def save(self) -> None:
+        if self.saves:
+            save_checkpoint(self.path, self.digest, self.state, self.prompt, self.optimizer)
+
+    def restore_best(self) -> None:
+        """Load the best validated prompt back into the prompt (if any epoch was validated)."""
+        if self.state["best_prompt"] is not None:
+            self.prompt.load_state_dict(self.state["best_prompt"])
 
 
 def _read(

@@ -19,17 +19,12 @@ the last bits of visual features that the resumed job computes in other batch sh
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
-import math
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -41,34 +36,20 @@ from accelerate.utils import gather_object, reduce
 from tqdm import tqdm
 
 from fixate.baselines import score_baselines
-from fixate.checkpoint import checkpoint_path, restore_checkpoint, save_checkpoint
-from fixate.data.samples import (
-    SIGNAL_COLUMNS,
-    has_truth,
-    held_out_users,
-    read_samples,
-    user_profiles,
-    with_signal,
-)
-from fixate.data.tables import atomic_path, write_json, write_parquet
+from fixate.checkpoint import RunProgress
+from fixate.data.samples import has_truth, held_out_users, read_samples, user_profiles, with_signal
+from fixate.data.tables import write_json, write_parquet
 from fixate.evaluate import ProbeSettings, batches, evaluate_model, swapped_prompts
 from fixate.losses import AlignmentLoss, attention_weight, dwell_distribution
 from fixate.metrics import METRICS, MODES, add_gap_closed, aggregate, composite_score
-from fixate.models import Backbone, ModelBatch, Screen, ScreenEncoding, load_backbone
-from fixate.models.cache import FeatureCache, screen_key
+from fixate.models import Backbone, load_backbone
 from fixate.probe import probe
 from fixate.prompt import SoftPrompt
 from fixate.stats import identity_test, wilcoxon_tests
+from fixate.train_batches import PreparedBatch, TrainingBatches
+from fixate.train_log import StepLog, StepRecord, write_train_log
 
 log = logging.getLogger(__name__)
-
-# loss parts written to the train log, in the order of the per-step totals tensor
-LOG_PARTS = ("loss", "choice", "alignment", "penalty", "lambda")
-
-PREPARED_AHEAD = 2
-"""Batches prepared in background threads while one trains (`Trainer.encoded`). With one, two
-GPUs training a 4B model waited 25 ms for each batch of 4 and trained 22.4 samples per second;
-with two, 3 ms and 24.1 (`benchmarks/README.md`, before encodings were kept per sample)."""
 
 
 @dataclass(frozen=True)
@@ -114,67 +95,24 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A training batch's rows, their screens, their feature-cache keys, the encoded batch and
-    the human dwell per slot (on the device, zero beyond a screen's own slots)."""
-
-    rows: list[dict]
-    screens: list[Screen]
-    keys: list[str]
-    batch: ModelBatch
-    dwell: torch.Tensor
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """An optimiser step's loss-part sums and counts and whether it was applied, copied to the
-    host behind the step without waiting for it.
-
-    `read` is called once the next step has been launched; the host is never far ahead of the
-    device, so by then the copy has landed and reading it does not stall the launches.
-    """
-
-    step: int
-    values: torch.Tensor  # sums, counts (LOG_PARTS each), then 1.0 if the step was applied
-    copied: torch.cuda.Event | None  # recorded after the copy on a GPU
-
-    @classmethod
-    def queue(cls, step: int, totals: torch.Tensor, applied: torch.Tensor) -> StepRecord:
-        values = torch.cat([totals.flatten(), applied.float().reshape(1)])
-        if values.device.type != "cuda":
-            return cls(step, values, None)
-        host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
-        host.copy_(values, non_blocking=True)
-        copied = torch.cuda.Event()
-        copied.record()
-        return cls(step, host, copied)
-
-    def read(self) -> dict[str, float] | None:
-        """The step's mean loss parts, or None if the step was skipped."""
-        if self.copied is not None:
-            self.copied.synchronize()
-        *flat, applied = self.values.tolist()
-        if not applied:
-            return None
-        sums, counts = flat[: len(LOG_PARTS)], flat[len(LOG_PARTS) :]
-        return {k: s / n for k, s, n in zip(LOG_PARTS, sums, counts, strict=True) if n > 0}
-
-
-class NonFiniteLoss(RuntimeError):
-    """Raised when the loss or its gradient stays NaN or infinite for too many steps in a row."""
-
-
-def padded(values: list, width: int) -> torch.Tensor:
-    """(B, width) float tensor of variable-length rows, zero-padded."""
-    out = torch.zeros(len(values), width)
-    for i, row in enumerate(values):
-        out[i, : len(row)] = torch.as_tensor(np.asarray(row, dtype=np.float32))
-    return out
+def selected_samples(samples: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """The samples a run uses: those with its signal (and the other one, if both are required),
+    less the users held out to be enrolled later."""
+    selected = with_signal(samples, config.signal, config.require_both_signals)
+    held_out = held_out_users(selected["user_id"], config.holdout_users)
+    if held_out:
+        log.info("held out of training (to enroll): %s", ", ".join(held_out))
+        selected = selected[~selected["user_id"].isin(held_out)]
+    return selected
 
 
 class Trainer:
-    """One run: a soft prompt for one (dataset, backbone, operator, signal, seed)."""
+    """One run: a soft prompt for one (dataset, backbone, operator, signal, seed).
+
+    The loop is here; what feeds it (`fixate.train_batches`), what it logs per step
+    (`fixate.train_log`) and what it resumes from (`fixate.checkpoint.RunProgress`) are units of
+    their own.
+    """
 
     def __init__(
         self,
@@ -187,16 +125,14 @@ class Trainer:
         prefetch: bool = True,
         prompt: SoftPrompt | None = None,
     ):
-        """``prompt``: train this prompt's trainable parts instead of a new prompt for the
-        training users (enrollment: new users' weights beside frozen bases)."""
+        """``prefetch``: read and encode the next batches while one trains. ``prompt``: train
+        this prompt's trainable parts instead of a new prompt for the training users
+        (enrollment: new users' weights beside frozen bases)."""
         self.backbone = backbone
-        self.feature_cache = FeatureCache(backbone)
-        self.layouts: dict[tuple, ScreenEncoding] = {}  # see `encode_screen`
         self.config = config
         self.seed = seed
         self.run_dir = Path(run_dir)
         self.processes = processes or PartialState(cpu=backbone.device.type == "cpu")
-        self.prefetch = prefetch  # read and encode the next batch while this one trains
         world = self.processes.num_processes
         if config.grad_accum % world:
             log.warning(
@@ -206,57 +142,61 @@ class Trainer:
                 world,
                 -(-config.grad_accum // world) * world,
             )
-        selected = with_signal(samples, config.signal, config.require_both_signals)
-        held_out = held_out_users(selected["user_id"], config.holdout_users)
-        if held_out:
-            log.info("held out of training (to enroll): %s", ", ".join(held_out))
-            selected = selected[~selected["user_id"].isin(held_out)]
-        self.train_set = selected[selected["split"] == "train"].reset_index(drop=True)
-        self.val_set = selected[selected["split"] == "val"].reset_index(drop=True)
-        self.test_set = selected[selected["split"] == "test"].reset_index(drop=True)
-        self.selected = selected
-        users = sorted(set(self.train_set["user_id"]))
+        self.selected = selected_samples(samples, config)
+        self.train_set, self.val_set, self.test_set = (
+            self.selected[self.selected["split"] == split].reset_index(drop=True)
+            for split in ("train", "val", "test")
+        )
         torch.manual_seed(seed)
         self.prompt = prompt or SoftPrompt(
             backbone.hidden_size,
-            users,
+            sorted(set(self.train_set["user_id"])),
             n_basis=config.n_basis,
             n_tokens=config.n_tokens,
             mode=config.prompt_mode,
             seed=seed,
             device=backbone.device,
         )
+        self.optimizer, self.trainable = self._optimizer()
+        self.alignment = AlignmentLoss(config.alignment, config.gamma, config.top_k)
+        self.inputs = TrainingBatches(
+            backbone, config.signal, self.prompt.n_tokens, config.probe.instruction, prefetch
+        )
+        self.step_log = StepLog(backbone.device, config.max_nan_steps)
+        self.digest = config.digest(seed, len(self.selected))
+        self.progress = RunProgress(
+            self.run_dir, self.digest, self.prompt, self.optimizer, self.processes.is_main_process
+        )
+
+    def _optimizer(self) -> tuple[torch.optim.AdamW, list[torch.nn.Parameter]]:
+        """AdamW over the prompt's trainable parts (bases and user weights at their own learning
+        rates), and those parameters. A frozen prompt still runs the loop, on an idle parameter
+        that nothing changes."""
+        cfg = self.config
         groups = [
-            {
-                "params": [self.prompt.basis],
-                "lr": config.basis_lr,
-                "weight_decay": config.weight_decay,
-            },
+            {"params": [self.prompt.basis], "lr": cfg.basis_lr, "weight_decay": cfg.weight_decay},
             {
                 "params": [self.prompt.user_logits],
-                "lr": config.user_lr,
-                "weight_decay": config.weight_decay,
+                "lr": cfg.user_lr,
+                "weight_decay": cfg.weight_decay,
             },
         ]
         trainable = [g for g in groups if g["params"][0].requires_grad]
-        if not trainable:  # a frozen prompt still runs the loop, but nothing changes
-            self._idle = torch.nn.Parameter(torch.zeros((), device=backbone.device))
-            trainable = [{"params": [self._idle], "lr": 0.0}]
-        self.optimizer = torch.optim.AdamW(trainable, fused=True)  # see optimiser_step
-        self.nan_streak = 0  # skipped steps in a row (`log_step`)
-        self.trainable = [p for group in trainable for p in group["params"]]
-        self.alignment = AlignmentLoss(config.alignment, config.gamma, config.top_k)
-        self.digest = config.digest(seed, len(selected))
-        self.checkpoint = checkpoint_path(self.run_dir, self.digest)
-        self.state = {
-            "epoch": 0,
-            "step": 0,
-            "best_score": -math.inf,
-            "best_epoch": 0,
-            "stale": 0,
-            "best_prompt": None,
-            "log": [],
-        }
+        if not trainable:
+            idle = torch.nn.Parameter(torch.zeros((), device=self.backbone.device))
+            trainable = [{"params": [idle], "lr": 0.0}]
+        optimizer = torch.optim.AdamW(trainable, fused=True)  # see optimiser_step
+        return optimizer, [p for group in trainable for p in group["params"]]
+
+    @property
+    def state(self) -> dict:
+        """How far the run has come (`RunProgress.state`): epoch, step, best epoch, the log."""
+        return self.progress.state
+
+    @property
+    def checkpoint(self) -> Path:
+        """This configuration's checkpoint file."""
+        return self.progress.path
 
     # ----------------------------------------------------------------- training
     def step_plan(self, epoch: int) -> list[list[pd.DataFrame]]:
@@ -273,71 +213,17 @@ class Trainer:
         accum = self.config.grad_accum
         return [all_batches[s : s + accum][rank::world] for s in range(0, len(all_batches), accum)]
 
-    def prepare(self, block: pd.DataFrame) -> PreparedBatch:
-        """Read and encode a batch's screens and hash their pixels (CPU work, then a copy to the
-        device)."""
-        rows = block.to_dict("records")
-        screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
-        keys = [screen_key(s) for s in screens]
-        encodings = [self.encode_screen(s, key) for s, key in zip(screens, keys, strict=True)]
-        batch = self.backbone.collate(encodings)
-        width = max(len(boxes) for boxes in batch.slot_boxes)
-        dwell = padded([row[SIGNAL_COLUMNS[self.config.signal]] for row in rows], width)
-        return PreparedBatch(rows, screens, keys, batch, dwell.to(self.backbone.device))
-
-    def encode_screen(self, screen: Screen, key: str) -> ScreenEncoding:
-        """The screen's encoding (`key`: its `screen_key`), through the image processor only the
-        first time.
-
-        The image processor costs about 45 ms per 1100 x 619 screen on a development CPU, most
-        of a batch's preparation, and a screen whose visual features are cached needs only its
-        token layout. So each sample's encoding is kept without pixels and reused once the
-        feature cache holds the screen's features: every later epoch while the cache has room.
-        """
-        boxes = screen.slot_boxes.tobytes()
-        sample = (key, screen.profile, screen.slot_names, screen.answer, boxes)
-        known = self.layouts.get(sample)
-        if known is not None and key in self.feature_cache:
-            return known
-        cfg = self.config
-        encoding = self.backbone.encode_screen(screen, self.prompt.n_tokens, cfg.probe.instruction)
-        self.layouts[sample] = encoding.without_pixels()
-        return encoding
-
-    def encoded(self, blocks: Iterable[pd.DataFrame]) -> Iterator[PreparedBatch]:
-        """The blocks' batches in order; with `prefetch`, the next `PREPARED_AHEAD` are prepared
-        in background threads while the caller trains on the current one.
-
-        Reading, image processing and tokenising a batch take about as long as a 4B training
-        step on a GPU (the image processing only until `encode_screen` has kept the sample's
-        layout); PIL, numpy and the tokenisers release the GIL, so the threads overlap them with
-        the step, and with each other (`Backbone.thread_processor`). `blocks` may be lazy and is
-        read `PREPARED_AHEAD` blocks ahead, so `fit` passes every remaining epoch's blocks at
-        once: the prefetch then runs across epoch boundaries instead of stalling each epoch's
-        start. Closing the iterator early (an early stop, an error) shuts the threads down;
-        batches prepared ahead are then dropped.
-        """
-        if not self.prefetch:
-            yield from map(self.prepare, blocks)
-            return
-        with ThreadPoolExecutor(max_workers=PREPARED_AHEAD) as pool:
-            futures = (pool.submit(self.prepare, block) for block in blocks)
-            pending = deque(islice(futures, PREPARED_AHEAD))
-            while pending:
-                pending.extend(islice(futures, 1))  # queued before the caller gets this batch
-                yield pending.popleft().result()
-
     def loss(
         self, block: pd.DataFrame, step: int, prepared: PreparedBatch | None = None
     ) -> tuple[torch.Tensor, dict[str, object]]:
         """Loss of one batch and its parts (detached tensors: read at the step, not per batch)."""
         cfg = self.config
-        prepared = prepared or self.prepare(block)
-        rows, screens, batch = prepared.rows, prepared.screens, prepared.batch
+        prepared = prepared or self.inputs.prepare(block)
+        rows, batch = prepared.rows, prepared.batch
         users = [row["user_id"] for row in rows]
         soft = self.prompt(users)
         lam = attention_weight(step, cfg.lambda_target, cfg.lambda_warmup, cfg.train_choice)
-        features = self.feature_cache.features(batch, screens, prepared.keys)
+        features = self.inputs.features(prepared)
         parts: dict[str, object] = {"lambda": lam}
         total = torch.zeros((), device=self.backbone.device)
         logits = None
@@ -375,83 +261,70 @@ class Trainer:
     def fit(self) -> None:
         """Train with periodic validation, resuming from this configuration's checkpoint.
 
-        One `encoded` stream covers all remaining epochs, so the first batch of an epoch is
-        prepared while the last step of the one before trains (and while it validates): a
-        prefetch restarted every epoch would stall each epoch for one batch's encoding, a fixed
-        cost that does not shrink with more processes. `step_plan` is pure, so the stream calls
-        it ahead and gets the very blocks this loop then trains on. The stream is closed on
-        leaving, which stops its thread on an early stop or an error too.
+        One `TrainingBatches.encoded` stream covers all remaining epochs, so the first batch of
+        an epoch is prepared while the last step of the one before trains (and while it
+        validates): a prefetch restarted every epoch would stall each epoch for one batch's
+        encoding, a fixed cost that does not shrink with more processes. `step_plan` is pure, so
+        the stream calls it ahead and gets the very blocks this loop then trains on. The stream
+        is closed on leaving, which stops its thread on an early stop or an error too.
         """
-        cfg = self.config
-        self._resume()
-        self.nan_streak = 0
-        epochs = range(self.state["epoch"] + 1, cfg.epochs + 1)
-        stream = self.encoded(
+        self.progress.resume()
+        self.step_log.nan_streak = 0
+        epochs = range(self.state["epoch"] + 1, self.config.epochs + 1)
+        stream = self.inputs.encoded(
             block for epoch in epochs for step in self.step_plan(epoch) for block in step
         )
         with closing(stream):
             for epoch in epochs:
-                self.optimizer.zero_grad(set_to_none=True)
-                record = None  # the step before this one, read once this one is launched
-                for step_blocks in tqdm(
-                    self.step_plan(epoch),
-                    desc=f"epoch {epoch}/{cfg.epochs}",
-                    disable=not self.processes.is_main_process,
-                    mininterval=5.0,
-                ):
-                    totals = self.new_totals()
-                    for block in step_blocks:
-                        loss, parts = self.loss(block, self.state["step"], next(stream))
-                        if loss.requires_grad:  # a frozen prompt has nothing to differentiate
-                            (loss / cfg.grad_accum).backward()
-                        self.add_parts(totals, {**parts, "loss": loss})
-                    previous, record = record, self.optimiser_step(totals)
-                    if previous is not None:
-                        self.log_step(previous, epoch)
-                if record is not None:
-                    self.log_step(record, epoch)
+                self.train_epoch(epoch, stream)
                 if epoch == epochs[0] and self.processes.num_processes > 1:
-                    received = self.feature_cache.share()
+                    received = self.inputs.feature_cache.share()
                     log.info("visual features of %d screens from the other processes", received)
-                row = self.state["log"][-1] if self.state["log"] else {"epoch": epoch}
-                if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-                    validation = self.validate()
-                    score = row["val_score"] = validation["score"]
-                    if "micro_truth_kl" in validation:  # synthetic users: the curve to the truth
-                        row["val_truth_kl"] = validation["micro_truth_kl"]
-                    if score > self.state["best_score"]:
-                        self.state.update(
-                            best_score=score,
-                            best_epoch=epoch,
-                            stale=0,
-                            best_prompt=self._prompt_state(),
-                        )
-                    else:
-                        self.state["stale"] += 1
-                    self.state["epoch"] = epoch
-                    self._save()
-                    if self.state["stale"] >= cfg.patience:
-                        log.info(
-                            "early stop at epoch %d (best %d)", epoch, self.state["best_epoch"]
-                        )
-                        break
-                else:
-                    self.state["epoch"] = epoch
-                log.info("epoch %d: %s", epoch, row)
-        if self.state["best_prompt"] is not None:
-            self.prompt.load_state_dict(self.state["best_prompt"])
+                if self.end_epoch(epoch):
+                    break
+        self.progress.restore_best()
 
-    def new_totals(self) -> torch.Tensor:
-        """Sums (row 0) and counts (row 1) of the LOG_PARTS over one optimiser step."""
-        return torch.zeros(2, len(LOG_PARTS), device=self.backbone.device)
+    def train_epoch(self, epoch: int, stream: Iterator[PreparedBatch]) -> None:
+        """The optimiser steps of one epoch (`step_plan`), on their batches from ``stream``."""
+        cfg = self.config
+        self.optimizer.zero_grad(set_to_none=True)
+        record = None  # the step before this one, read once this one is launched
+        for step_blocks in tqdm(
+            self.step_plan(epoch),
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            disable=not self.processes.is_main_process,
+            mininterval=5.0,
+        ):
+            totals = self.step_log.new_totals()
+            for block in step_blocks:
+                loss, parts = self.loss(block, self.state["step"], next(stream))
+                if loss.requires_grad:  # a frozen prompt has nothing to differentiate
+                    (loss / cfg.grad_accum).backward()
+                self.step_log.add_parts(totals, {**parts, "loss": loss})
+            previous, record = record, self.optimiser_step(totals)
+            if previous is not None:
+                self.log_step(previous, epoch)
+        if record is not None:
+            self.log_step(record, epoch)
 
-    @staticmethod
-    def add_parts(totals: torch.Tensor, parts: dict[str, object]) -> None:
-        for j, key in enumerate(LOG_PARTS):
-            if key in parts:
-                value = parts[key]  # a tensor on the device, or a float (no copy to it)
-                totals[0, j] += value.detach() if torch.is_tensor(value) else value
-                totals[1, j] += 1
+    def end_epoch(self, epoch: int) -> bool:
+        """Validate when due (the score goes into the epoch's last log row), keep the best
+        prompt and save the checkpoint; whether to stop early."""
+        cfg = self.config
+        row = self.state["log"][-1] if self.state["log"] else {"epoch": epoch}
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            validation = self.validate()
+            row["val_score"] = validation["score"]
+            if "micro_truth_kl" in validation:  # synthetic users: the curve to the truth
+                row["val_truth_kl"] = validation["micro_truth_kl"]
+            self.progress.validated(epoch, validation["score"])
+            if self.state["stale"] >= cfg.patience:
+                log.info("early stop at epoch %d (best %d)", epoch, self.state["best_epoch"])
+                return True
+        else:
+            self.state["epoch"] = epoch
+        log.info("epoch %d: %s", epoch, row)
+        return False
 
     def optimiser_step(self, totals: torch.Tensor) -> StepRecord:
         """Sum gradients and loss parts over processes, clip, and step unless anything is
@@ -489,21 +362,10 @@ class Trainer:
         return StepRecord.queue(self.state["step"], totals, finite)
 
     def log_step(self, record: StepRecord, epoch: int) -> None:
-        """Add a finished step's mean loss parts to the train log, or count it as skipped and
-        stop the run after `max_nan_steps` skipped steps in a row (read one step late, so the
-        step after the last skipped one has been launched, and applied if it was finite)."""
-        means = record.read()
-        if means is None:
-            self.nan_streak += 1
-            log.warning("epoch %d: non-finite loss or gradient, step skipped", epoch)
-            if self.nan_streak >= self.config.max_nan_steps:
-                raise NonFiniteLoss(
-                    f"{self.nan_streak} non-finite losses in a row; lower the learning rates or "
-                    "check the samples"
-                )
-            return
-        self.nan_streak = 0
-        self.state["log"].append({"epoch": epoch, "step": record.step, **means})
+        """Add a finished step's row to the train log (`StepLog.row`; a skipped step adds none)."""
+        row = self.step_log.row(record, epoch)
+        if row is not None:
+            self.state["log"].append(row)
 
     def validate(self) -> dict[str, float]:
         """Aggregate metrics of the soft prompt on the validation split (teacher-forced) and
@@ -513,21 +375,6 @@ class Trainer:
         per_sample = self.evaluate(self.val_set, self.prompt, "val", free_generation=False)
         metrics = aggregate(per_sample)
         return {**metrics, "score": composite_score(metrics, with_answer=False)}
-
-    # ----------------------------------------------------------------- checkpoints
-    def _prompt_state(self) -> dict:
-        return {k: v.detach().clone() for k, v in self.prompt.state_dict().items()}
-
-    def _save(self) -> None:
-        if self.processes.is_main_process:
-            save_checkpoint(self.checkpoint, self.digest, self.state, self.prompt, self.optimizer)
-
-    def _resume(self) -> None:
-        """Continue from this configuration's checkpoint, if any (`fixate.checkpoint`)."""
-        state = restore_checkpoint(self.checkpoint, self.digest, self.prompt, self.optimizer)
-        if state is not None:
-            self.state = state
-            log.info("resumed from %s at epoch %d", self.checkpoint, self.state["epoch"])
 
     # ----------------------------------------------------------------- testing
     def test(self) -> tuple[dict, pd.DataFrame]:
@@ -575,13 +422,6 @@ class Trainer:
         return pd.concat(parts, ignore_index=True).sort_values(
             "mode", kind="stable", ignore_index=True
         )
-
-    def write_log(self, path: Path) -> None:
-        columns = ["epoch", "step", *LOG_PARTS, "val_score", "val_truth_kl"]
-        with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(self.state["log"])
 
 
 def run(
@@ -634,6 +474,6 @@ def run(
         write_parquet(per_sample, out_dir / "per_sample.parquet")
         trainer.prompt.save(out_dir / "prompt.safetensors")
         write_json(user_profiles(samples, trainer.prompt.user_ids), out_dir / "profiles.json")
-        trainer.write_log(out_dir / "train_log.csv")
+        write_train_log(trainer.state["log"], out_dir / "train_log.csv")
         write_json(metrics, out_dir / "metrics.json")
     return metrics

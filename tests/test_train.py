@@ -17,7 +17,9 @@ from fixate.checkpoint import CheckpointError
 from fixate.metrics import MODES
 from fixate.models import DEFAULT_INSTRUCTION, ModelBatch, load_backbone
 from fixate.models.tiny import TINY_KINDS
-from fixate.train import PREPARED_AHEAD, NonFiniteLoss, TrainConfig, Trainer, run
+from fixate.train import TrainConfig, Trainer, run
+from fixate.train_batches import PREPARED_AHEAD, TrainingBatches
+from fixate.train_log import NonFiniteLoss
 
 pytest_plugins = ["model_fixtures"]
 
@@ -173,7 +175,7 @@ def test_encoding_ahead_in_a_thread_trains_the_same(qwen, shards, tmp_path):
         runs.append(t)
     assert runs[0].state["log"] == runs[1].state["log"]
     torch.testing.assert_close(runs[0].prompt.basis, runs[1].prompt.basis, rtol=0, atol=0)
-    assert runs[1].feature_cache.hits > 0  # keys hashed in the thread match the cache's
+    assert runs[1].inputs.feature_cache.hits > 0  # keys hashed in the thread match the cache's
 
 
 def test_cached_screens_skip_the_image_processor(qwen, shards, tmp_path, monkeypatch):
@@ -181,7 +183,7 @@ def test_cached_screens_skip_the_image_processor(qwen, shards, tmp_path, monkeyp
     encoding: the same batch as a fresh encoding but for the pixels, which nothing reads then."""
     t = trainer(qwen, shards, tmp_path)
     block = t.train_set.head(2)
-    first = t.prepare(block)
+    first = t.inputs.prepare(block)
     processed: list[int] = []
     encode_screen = type(qwen).encode_screen
 
@@ -190,10 +192,10 @@ def test_cached_screens_skip_the_image_processor(qwen, shards, tmp_path, monkeyp
         return encode_screen(self, screen, n_soft, instruction)
 
     monkeypatch.setattr(type(qwen), "encode_screen", counted)
-    t.prepare(block)  # features not cached yet: processed again
+    t.inputs.prepare(block)  # features not cached yet: processed again
     assert len(processed) == len(block) == 2
-    expected = t.feature_cache.features(first.batch, first.screens, first.keys)
-    again = t.prepare(block)
+    expected = t.inputs.feature_cache.features(first.batch, first.screens, first.keys)
+    again = t.inputs.prepare(block)
     assert len(processed) == 2
     for field in fields(ModelBatch):
         if field.name != "screen_vision":
@@ -203,13 +205,14 @@ def test_cached_screens_skip_the_image_processor(qwen, shards, tmp_path, monkeyp
         assert all(torch.equal(reused[k], fresh[k]) for k in reused)
     with pytest.raises(ValueError, match="without its pixels"):
         _ = again.batch.vision
-    features = t.feature_cache.features(again.batch, again.screens, again.keys)
+    features = t.inputs.feature_cache.features(again.batch, again.screens, again.keys)
     torch.testing.assert_close(features.image, expected.image, rtol=0, atol=0)
     full = trainer(qwen, shards, tmp_path)
-    full.feature_cache.device_bytes = full.feature_cache.host_bytes = 0  # keeps nothing
+    cache = full.inputs.feature_cache
+    cache.device_bytes = cache.host_bytes = 0  # keeps nothing
     for _ in range(2):
-        prepared = full.prepare(block)
-        full.feature_cache.features(prepared.batch, prepared.screens, prepared.keys)
+        prepared = full.inputs.prepare(block)
+        full.inputs.feature_cache.features(prepared.batch, prepared.screens, prepared.keys)
     assert len(processed) == 2 + 2 * len(block)
 
 
@@ -229,7 +232,8 @@ def test_the_prefetch_runs_across_epochs_and_trains_the_same(qwen, shards, tmp_p
     equals one that encodes in line, and an early stop leaves no thread behind."""
     from fixate.data.samples import read_samples
 
-    prepare, optimiser_step, validate = Trainer.prepare, Trainer.optimiser_step, Trainer.validate
+    prepare = TrainingBatches.prepare
+    optimiser_step, validate = Trainer.optimiser_step, Trainer.validate
     prepared: list[pd.DataFrame] = []  # blocks prepared so far, appended by the prefetch thread
     at_step: list[int] = []  # batches prepared when each optimiser step finished
     epoch_two_prepared = threading.Event()
@@ -243,7 +247,8 @@ def test_the_prefetch_runs_across_epochs_and_trains_the_same(qwen, shards, tmp_p
 
     def observed_step(self, totals):
         means = optimiser_step(self, totals)
-        if self.prefetch and len(at_step) == 3:  # epoch 1's last step: its prefetch is in flight
+        # epoch 1's last step: its prefetch is in flight
+        if self.inputs.prefetch and len(at_step) == 3:
             epoch_two_prepared.wait(timeout=30)
         at_step.append(len(prepared))
         return means
@@ -254,7 +259,7 @@ def test_the_prefetch_runs_across_epochs_and_trains_the_same(qwen, shards, tmp_p
     def pools() -> set[threading.Thread]:
         return {t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")}
 
-    monkeypatch.setattr(Trainer, "prepare", counted_prepare)
+    monkeypatch.setattr(TrainingBatches, "prepare", counted_prepare)
     monkeypatch.setattr(Trainer, "optimiser_step", observed_step)
     monkeypatch.setattr(Trainer, "validate", worsening)
     before = pools()
@@ -322,15 +327,15 @@ def test_a_skipped_step_leaves_the_optimiser_untouched(qwen, shards, tmp_path):
     t = trainer(qwen, shards, tmp_path)
     loss, parts = t.loss(t.train_set.head(2), step=0)
     loss.backward()
-    totals = t.new_totals()
-    t.add_parts(totals, {**parts, "loss": loss})
+    totals = t.step_log.new_totals()
+    t.step_log.add_parts(totals, {**parts, "loss": loss})
     applied = t.optimiser_step(totals).read()
     assert applied is not None and applied["loss"] == pytest.approx(float(loss))
     before = {k: v.clone() for k, v in t.prompt.state_dict().items()}
     moments = [{k: v.clone() for k, v in s.items()} for s in t.optimizer.state.values()]
     loss, _ = t.loss(t.train_set.head(2), step=1)
     (loss * float("nan")).backward()
-    assert t.optimiser_step(t.new_totals()).read() is None
+    assert t.optimiser_step(t.step_log.new_totals()).read() is None
     for key, value in t.prompt.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)
     for state, saved in zip(t.optimizer.state.values(), moments, strict=True):
@@ -349,8 +354,8 @@ def test_the_optimiser_step_does_not_wait_for_the_gpu(tiny_models, shards, tmp_p
     for step in range(2):  # the first step creates AdamW's state
         loss, parts = t.loss(t.train_set.head(2), step=step)
         loss.backward()
-        totals = t.new_totals()
-        t.add_parts(totals, {**parts, "loss": loss})
+        totals = t.step_log.new_totals()
+        t.step_log.add_parts(totals, {**parts, "loss": loss})
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")
         try:
@@ -394,7 +399,7 @@ def test_training_lowers_the_alignment_loss_for_every_operator(qwen, shards, tmp
         loss, parts = t.loss(block, step=0)
         history.append(parts["alignment"])
         loss.backward()
-        t.optimiser_step(t.new_totals())
+        t.optimiser_step(t.step_log.new_totals())
     assert history[-1] < MARGINS[operator] * history[0], history
 
 
@@ -404,7 +409,7 @@ def test_users_with_opposite_gaze_get_different_mixtures(qwen, shards, tmp_path)
     for _ in range(6):
         loss, _ = t.loss(t.train_set, step=0)  # both users, gaze on opposite slots
         loss.backward()
-        t.optimiser_step(t.new_totals())
+        t.optimiser_step(t.step_log.new_totals())
     mixtures = t.prompt.mixture(["u1", "u2"]).detach()
     assert (mixtures[0] - mixtures[1]).abs().sum() > 0.05, mixtures
 

@@ -122,7 +122,7 @@ def worker(args: argparse.Namespace) -> None:
 
     trainer.log_step = timed_log_step
     waits: list[float] = []  # seconds the loop waited for each prepared batch
-    encoded = trainer.encoded
+    encoded = trainer.inputs.encoded
 
     def timed_batches(blocks):
         stream = encoded(blocks)
@@ -135,7 +135,7 @@ def worker(args: argparse.Namespace) -> None:
                 waits.append(time.perf_counter() - started)
                 yield prepared
 
-    trainer.encoded = timed_batches
+    trainer.inputs.encoded = timed_batches
     if backbone.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()

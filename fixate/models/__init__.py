@@ -8,19 +8,12 @@ from pathlib import Path
 import torch
 from transformers import InternVLForConditionalGeneration, Qwen3VLForConditionalGeneration
 
-from fixate.models.base import (
-    DEFAULT_INSTRUCTION,
-    Backbone,
-    ForwardOutput,
-    ModelBatch,
-    Screen,
-    ScreenEncoding,
-    VisualFeatures,
-)
+from fixate.models.base import DEFAULT_INSTRUCTION, Backbone
 from fixate.models.internvl import InternVLBackbone
 from fixate.models.internvl_original import is_original_layout, load_original
 from fixate.models.processors import load_processor
 from fixate.models.qwen3vl import Qwen3VLBackbone
+from fixate.models.records import ForwardOutput, ModelBatch, Screen, ScreenEncoding, VisualFeatures
 
 __all__ = [
     "DEFAULT_INSTRUCTION",

@@ -25,7 +25,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from fixate.models.base import Backbone, ModelBatch, Screen, VisualFeatures
+from fixate.models.base import Backbone
+from fixate.models.records import ModelBatch, Screen, VisualFeatures
 
 GIB = 2**30
 

@@ -24,7 +24,8 @@ from transformers import PreTrainedModel
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import get_optimal_tiled_canvas
 from transformers.processing_utils import ProcessorMixin
 
-from fixate.models.base import MAX_IMAGE_WIDTH, Backbone, ModelBatch, VisualFeatures, unit_grid
+from fixate.models.base import MAX_IMAGE_WIDTH, Backbone, unit_grid
+from fixate.models.records import ModelBatch, VisualFeatures
 
 
 class InternVLBackbone(Backbone):

@@ -34,7 +34,8 @@ from PIL import Image
 from fixate.data.recgaze.pipeline import image_names
 from fixate.data.tables import write_json
 from fixate.models import load_backbone
-from fixate.models.base import Backbone, Screen
+from fixate.models.base import Backbone
+from fixate.models.records import Screen
 from fixate.probe.slots import pooling_matrix
 from fixate.tempfiles import temp_folder
 

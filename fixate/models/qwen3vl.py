@@ -8,7 +8,8 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
-from fixate.models.base import Backbone, ModelBatch, VisualFeatures, scatter_rows, unit_grid
+from fixate.models.base import Backbone, scatter_rows, unit_grid
+from fixate.models.records import ModelBatch, VisualFeatures
 
 
 class Qwen3VLBackbone(Backbone):

@@ -18,7 +18,8 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from fixate.models.base import Backbone, ModelBatch, VisualFeatures
+from fixate.models.base import Backbone
+from fixate.models.records import ModelBatch, VisualFeatures
 from fixate.probe import attnlrp_rules  # noqa: F401  (registers "attnlrp-rules")
 from fixate.probe.operators import OPERATORS, get_operator, register_operator
 from fixate.probe.slots import slot_distribution

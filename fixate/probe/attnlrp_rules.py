@@ -41,7 +41,8 @@ import torch
 from torch import Tensor
 
 from fixate.models.attention import lean_attention
-from fixate.models.base import Backbone, ModelBatch, VisualFeatures, scatter_rows
+from fixate.models.base import Backbone, scatter_rows
+from fixate.models.records import ModelBatch, VisualFeatures
 from fixate.probe.operators import Operator, Trace, register_operator, target_scalar
 
 

@@ -30,7 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fixate.models.base import Backbone, ModelBatch, VisualFeatures
+from fixate.models.base import Backbone
+from fixate.models.records import ModelBatch, VisualFeatures
 
 EPS = 1e-4  # the reference trainer's epsilon, used throughout its operators
 

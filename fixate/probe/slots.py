@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fixate.models.base import ModelBatch
+from fixate.models.records import ModelBatch
 
 TINY = 1e-12  # below this total mass a screen has no signal and gets the uniform distribution
 

@@ -1,0 +1,133 @@
+"""The training loop's input: blocks of sample rows read, encoded and moved to the device, ahead
+of the step that trains on them, with the frozen vision tower's features served by a cache.
+
+Kept apart from the loop (`fixate.train`) because none of it touches the soft prompt or the
+optimiser: it is CPU work (reading images, the image processor, tokenising, hashing pixels) that
+runs in background threads while the device trains, and the loop only asks for the next batch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fixate.data.samples import SIGNAL_COLUMNS
+from fixate.models.base import Backbone
+from fixate.models.cache import FeatureCache, screen_key
+from fixate.models.records import ModelBatch, Screen, ScreenEncoding, VisualFeatures
+
+PREPARED_AHEAD = 2
+"""Batches prepared in background threads while one trains (`TrainingBatches.encoded`). With
+one, two GPUs training a 4B model waited 25 ms for each batch of 4 and trained 22.4 samples per
+second; with two, 3 ms and 24.1 (`benchmarks/README.md`, before encodings were kept per sample)."""
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A training batch's rows, their screens, their feature-cache keys, the encoded batch and
+    the human dwell per slot (on the device, zero beyond a screen's own slots)."""
+
+    rows: list[dict]
+    screens: list[Screen]
+    keys: list[str]
+    batch: ModelBatch
+    dwell: torch.Tensor
+
+
+def padded(values: list, width: int) -> torch.Tensor:
+    """(B, width) float tensor of variable-length rows, zero-padded."""
+    out = torch.zeros(len(values), width)
+    for i, row in enumerate(values):
+        out[i, : len(row)] = torch.as_tensor(np.asarray(row, dtype=np.float32))
+    return out
+
+
+class TrainingBatches:
+    """Prepares the training batches of one run and feeds their screens through the feature
+    cache.
+
+    ``signal`` names the dwell column the loss aligns with (`SIGNAL_COLUMNS`), ``n_soft`` the
+    soft prompt's length and ``instruction`` the question every screen is asked; with
+    ``prefetch`` the next batches are prepared while the current one trains.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        signal: str,
+        n_soft: int,
+        instruction: str,
+        prefetch: bool = True,
+    ):
+        self.backbone = backbone
+        self.feature_cache = FeatureCache(backbone)
+        self.layouts: dict[tuple, ScreenEncoding] = {}  # see `encode_screen`
+        self.signal = signal
+        self.n_soft = n_soft
+        self.instruction = instruction
+        self.prefetch = prefetch
+
+    def prepare(self, block: pd.DataFrame) -> PreparedBatch:
+        """Read and encode a batch's screens and hash their pixels (CPU work, then a copy to the
+        device)."""
+        rows = block.to_dict("records")
+        screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
+        keys = [screen_key(s) for s in screens]
+        encodings = [self.encode_screen(s, key) for s, key in zip(screens, keys, strict=True)]
+        batch = self.backbone.collate(encodings)
+        width = max(len(boxes) for boxes in batch.slot_boxes)
+        dwell = padded([row[SIGNAL_COLUMNS[self.signal]] for row in rows], width)
+        return PreparedBatch(rows, screens, keys, batch, dwell.to(self.backbone.device))
+
+    def encode_screen(self, screen: Screen, key: str) -> ScreenEncoding:
+        """The screen's encoding (`key`: its `screen_key`), through the image processor only the
+        first time.
+
+        The image processor costs about 45 ms per 1100 x 619 screen on a development CPU, most
+        of a batch's preparation, and a screen whose visual features are cached needs only its
+        token layout. So each sample's encoding is kept without pixels and reused once the
+        feature cache holds the screen's features: every later epoch while the cache has room.
+        """
+        boxes = screen.slot_boxes.tobytes()
+        sample = (key, screen.profile, screen.slot_names, screen.answer, boxes)
+        known = self.layouts.get(sample)
+        if known is not None and key in self.feature_cache:
+            return known
+        encoding = self.backbone.encode_screen(screen, self.n_soft, self.instruction)
+        self.layouts[sample] = encoding.without_pixels()
+        return encoding
+
+    def encoded(self, blocks: Iterable[pd.DataFrame]) -> Iterator[PreparedBatch]:
+        """The blocks' batches in order; with `prefetch`, the next `PREPARED_AHEAD` are prepared
+        in background threads while the caller trains on the current one.
+
+        Reading, image processing and tokenising a batch take about as long as a 4B training
+        step on a GPU (the image processing only until `encode_screen` has kept the sample's
+        layout); PIL, numpy and the tokenisers release the GIL, so the threads overlap them with
+        the step, and with each other (`Backbone.thread_processor`). `blocks` may be lazy and is
+        read `PREPARED_AHEAD` blocks ahead, so the loop passes every remaining epoch's blocks at
+        once: the prefetch then runs across epoch boundaries instead of stalling each epoch's
+        start. Closing the iterator early (an early stop, an error) shuts the threads down;
+        batches prepared ahead are then dropped.
+        """
+        if not self.prefetch:
+            yield from map(self.prepare, blocks)
+            return
+        with ThreadPoolExecutor(max_workers=PREPARED_AHEAD) as pool:
+            futures = (pool.submit(self.prepare, block) for block in blocks)
+            pending = deque(islice(futures, PREPARED_AHEAD))
+            while pending:
+                pending.extend(islice(futures, 1))  # queued before the caller gets this batch
+                yield pending.popleft().result()
+
+    def features(self, prepared: PreparedBatch) -> VisualFeatures:
+        """The batch's visual features, through the cache (the vision tower runs only on the
+        screens the cache lacks)."""
+        return self.feature_cache.features(prepared.batch, prepared.screens, prepared.keys)
