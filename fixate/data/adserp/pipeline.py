@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from fixate.data.adserp.raw import (
     PARTICIPANTS_FILE,
     TRIAL_FOLDERS,
+    Listing,
     list_trials,
     participant_of,
     read_participants,
@@ -185,43 +186,23 @@ def user_coverage(trials: pd.DataFrame, per_user: dict, participants: pd.Series)
     }
 
 
-def run_split(
-    trials_paths: Sequence[str | Path],
-    raw_dir: str | Path,
-    split_out: str | Path,
-    report_out: str | Path,
-    seed: int = 42,
-    test_fraction: float = 0.2,
-    val_fraction: float = 0.15,
-    serp_aoi_paths: Sequence[str | Path] = (),
+def split_report(
+    trials: pd.DataFrame,
+    split: QuerySplit,
+    raw_dir: Path,
+    listing: Listing,
+    serp_aoi_paths: Sequence[str | Path],
 ) -> dict:
-    """Stage 3: the query-disjoint split and the preprocessing report, which accounts for every
-    trial found in the raw folder (kept, or dropped with its reason) and carries the consistency
-    check of every rendered result page (``serp_aoi_paths``).
-
-    A run in which no trial gives a sample is an error that names the drop reasons: an empty
-    sample set is never a useful result, and a report alone is easily overlooked.
-    """
-    raw_dir = Path(raw_dir)
-    trials = read_trials(trials_paths)
-    listing = list_trials(raw_dir)
-    unaccounted = sorted(set(listing.roles) ^ set(trials["trial_id"]))
-    if unaccounted:
-        raise AssertionError(
-            f"trials in {raw_dir} and in the trial tables differ: {unaccounted[:5]} (rerun the "
-            "trials stage for their users)"
-        )
-    if trials["reason"].notna().all():
-        raise no_samples(raw_dir, "trial", len(trials), trials["reason"].value_counts().to_dict())
-    split = query_split(trials["slug"].dropna(), seed, test_fraction, val_fraction)
-    trials["split"] = trials["slug"].map(split.mapping())
+    """The preprocessing report over every trial (``trials``, each with its ``split``): counts
+    kept and dropped by reason and split, queries, organic boxes, rendered-page checks, clicks,
+    slots and dwell, users, what reading the raw files changed, and every dropped trial."""
     kept = trials[trials["reason"].isna()]
     dropped = trials[trials["reason"].notna()]
     per_user = {
         u: {s: int((g["split"] == s).sum()) for s in SPLITS} for u, g in kept.groupby("user_id")
     }
     participants, participant_notes = read_participants(raw_dir / PARTICIPANTS_FILE)
-    report = {
+    return {
         "dataset": "adserp",
         "raw_dir": str(raw_dir),
         "trials": {"raw": len(trials), "kept": len(kept), "dropped": len(dropped)},
@@ -255,11 +236,44 @@ def run_split(
             for t, r, d in dropped[["trial_id", "reason", "detail"]].itertuples(index=False)
         ],
     }
+
+
+def run_split(
+    trials_paths: Sequence[str | Path],
+    raw_dir: str | Path,
+    split_out: str | Path,
+    report_out: str | Path,
+    seed: int = 42,
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.15,
+    serp_aoi_paths: Sequence[str | Path] = (),
+) -> dict:
+    """Stage 3: the query-disjoint split and the preprocessing report, which accounts for every
+    trial found in the raw folder (kept, or dropped with its reason) and carries the consistency
+    check of every rendered result page (``serp_aoi_paths``).
+
+    A run in which no trial gives a sample is an error that names the drop reasons: an empty
+    sample set is never a useful result, and a report alone is easily overlooked.
+    """
+    raw_dir = Path(raw_dir)
+    trials = read_trials(trials_paths)
+    listing = list_trials(raw_dir)
+    unaccounted = sorted(set(listing.roles) ^ set(trials["trial_id"]))
+    if unaccounted:
+        raise AssertionError(
+            f"trials in {raw_dir} and in the trial tables differ: {unaccounted[:5]} (rerun the "
+            "trials stage for their users)"
+        )
+    if trials["reason"].notna().all():
+        raise no_samples(raw_dir, "trial", len(trials), trials["reason"].value_counts().to_dict())
+    split = query_split(trials["slug"].dropna(), seed, test_fraction, val_fraction)
+    trials["split"] = trials["slug"].map(split.mapping())
+    report = split_report(trials, split, raw_dir, listing, serp_aoi_paths)
     counts = report["trials"]
     if counts["kept"] + sum(report["dropped_by_reason"].values()) != counts["raw"]:
         raise AssertionError(f"trial accounting does not reconcile: {counts}")
     write_json(
-        {**split.as_dict(), "counts": report["kept_by_split"], "users": sorted(per_user)},
+        {**split.as_dict(), "counts": report["kept_by_split"], "users": sorted(report["per_user"])},
         split_out,
     )
     write_json(report, report_out)

@@ -49,6 +49,8 @@ from fixate.data.adserp.raw import (
 from fixate.data.adserp.timeline import (
     DECISION_ENDS,
     SCALE,
+    Click,
+    ScrollTimeline,
     final_click,
     pointer_track,
     scroll_timeline,
@@ -165,6 +167,15 @@ def organic_boxes(
     return None, "none"
 
 
+class _Dropped(Exception):
+    """A trial that cannot give a sample: the first reason that applies and its detail."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
 def build_trial(
     raw_dir: Path,
     trial: str,
@@ -173,42 +184,65 @@ def build_trial(
     organic_dir: Path | None,
     settings: Settings,
 ) -> dict:
-    """The trial's record (``TRIAL_SCHEMA``): a sample, or a drop ``reason`` with ``detail``."""
-    user = participant_of(trial)
-    rec: dict = {"trial_id": trial, "user_id": user}
+    """The trial's record (``TRIAL_SCHEMA``): a sample, or a drop ``reason`` with ``detail``.
 
-    def drop(reason: str, detail: str = "") -> dict:
-        return {**rec, "reason": reason, "detail": detail or None}
+    The checks run in the order of ``DROP_REASONS``; each stage adds what it found to the
+    record, so a dropped trial keeps everything read before its reason.
+    """
+    rec: dict = {"trial_id": trial, "user_id": participant_of(trial)}
+    try:
+        missing = listing.missing(trial)
+        if missing:
+            raise _Dropped("missing_file", "no file in " + ", ".join(f"{m}/" for m in missing))
+        organic = _checked_page(rec, raw_dir, profiles, organic_dir)
+        mouse, click, timeline = _final_stop(rec, raw_dir, settings)
+        _slots_and_dwell(rec, raw_dir, organic, mouse, click, timeline, settings)
+    except _Dropped as dropped:
+        return {**rec, "reason": dropped.reason, "detail": dropped.detail or None}
+    return {**rec, "reason": None, "detail": None}
 
-    missing = listing.missing(trial)
-    if missing:
-        return drop("missing_file", "no file in " + ", ".join(f"{m}/" for m in missing))
+
+def _checked_page(
+    rec: dict, raw_dir: Path, profiles: pd.Series, organic_dir: Path | None
+) -> pd.DataFrame | None:
+    """The trial's organic boxes (None without any), once its rendered page (if any) passed its
+    check, its participant is known and its screenshot fits the page; adds the query, the
+    boxes' source, the profile and the screenshot size to ``rec``."""
+    trial, user = rec["trial_id"], rec["user_id"]
     meta = read_trial_metadata(trial_file(raw_dir, trial, "metadata"))
     organic, source = organic_boxes(raw_dir, trial, organic_dir)
     rec.update(slug=meta.slug, organic_source=source)
     if source == "rendered":
         check = json.loads((Path(organic_dir) / f"{trial}.json").read_text()).get("check")
         if check is not None and not check["ok"]:
-            return drop("serp_check_failed", check["reason"])
+            raise _Dropped("serp_check_failed", check["reason"])
     if user not in profiles.index:
-        return drop("unknown_participant", f"{user} is not in participants.csv")
+        raise _Dropped("unknown_participant", f"{user} is not in participants.csv")
     rec["profile"] = profiles[user]
     width, height = screenshot_size(trial_file(raw_dir, trial, "screenshot"))
     rec.update(page_w=width, page_h=height)
     if width != SCREENSHOT_W:
-        return drop("screenshot_wrong_width", f"{width} px wide, expected {SCREENSHOT_W}")
+        raise _Dropped("screenshot_wrong_width", f"{width} px wide, expected {SCREENSHOT_W}")
     expected_h = round(meta.document_h * SCALE)
     if abs(height - expected_h) > HEIGHT_TOLERANCE_PX:
-        return drop(
+        raise _Dropped(
             "screenshot_height_mismatch",
             f"{height} px tall; document height {meta.document_h} CSS px gives {expected_h}",
         )
+    return organic
 
-    mouse, notes = read_mouse(trial_file(raw_dir, trial, "mouse"))
+
+def _final_stop(
+    rec: dict, raw_dir: Path, settings: Settings
+) -> tuple[pd.DataFrame, Click, ScrollTimeline]:
+    """The trial's mouse log, final click and scroll timeline, once the click has a decision end
+    and the final scroll stop before it lasts ``min_stop_ms``; adds the click, the times and the
+    stop to ``rec``."""
+    mouse, notes = read_mouse(trial_file(raw_dir, rec["trial_id"], "mouse"))
     rec["mouse_notes"] = notes.as_dict()
     click = final_click(mouse)
     if click is None:
-        return drop("no_click")
+        raise _Dropped("no_click")
     timeline = scroll_timeline(mouse)
     rec.update(
         n_clicks=click.n_clicks,
@@ -223,31 +257,45 @@ def build_trial(
     )
     end = click.decision_end(settings.decision_end)
     if end is None:
-        return drop("no_mousedown", "the final click has no mousedown after the previous click")
+        raise _Dropped("no_mousedown", "the final click has no mousedown after the previous click")
     final = timeline.stops(end, min_stop_ms=0).iloc[-1]  # the step in effect at the end
     stop_start, scroll = int(final["start"]), int(final["scroll_px"])
     rec.update(stop_start=stop_start, stop_end=end, scroll_px=scroll)
     if end - stop_start < settings.min_stop_ms:
-        return drop(
+        raise _Dropped(
             "final_stop_too_short",
             f"{end - stop_start} ms from the last scroll to the decision ({settings.decision_end})",
         )
     rec["stop_index"] = len(timeline.stops(end, settings.min_stop_ms)) - 1
+    return mouse, click, timeline
 
-    ads = read_ad_boxes(trial_file(raw_dir, trial, "ads"))
+
+def _slots_and_dwell(
+    rec: dict,
+    raw_dir: Path,
+    organic: pd.DataFrame | None,
+    mouse: pd.DataFrame,
+    click: Click,
+    timeline: ScrollTimeline,
+    settings: Settings,
+) -> None:
+    """Add the viewport's slots at the final stop, the clicked one and the gaze and cursor dwell
+    on each in the decision window to ``rec``, once the click lands on an AOI that is visible
+    and someone looked or pointed at a slot."""
+    stop_start, end, scroll = rec["stop_start"], rec["stop_end"], rec["scroll_px"]
+    ads = read_ad_boxes(trial_file(raw_dir, rec["trial_id"], "ads"))
     aois = pd.concat([ads, organic], ignore_index=True) if organic is not None else ads
     rec["n_aois_page"] = len(aois)
     clicked, why = resolve_click(aois, click)
     if clicked is None:
-        return drop(why, f"{click.kind} click at ({click.x:.0f}, {click.y:.0f}) px")
-
-    image_h = max(0, min(settings.viewport_h, height - scroll))
+        raise _Dropped(why, f"{click.kind} click at ({click.x:.0f}, {click.y:.0f}) px")
+    image_h = max(0, min(settings.viewport_h, rec["page_h"] - scroll))
     rec["image_h"] = image_h
-    slots = visible_aois(aois, scroll, width, image_h)
+    slots = visible_aois(aois, scroll, rec["page_w"], image_h)
     label = np.flatnonzero(slots["page_row"].to_numpy() == clicked)
     if not len(label):
-        return drop("clicked_aoi_not_visible", f"viewport rows {scroll}-{scroll + image_h}")
-    fixations, notes = read_fixations(trial_file(raw_dir, trial, "fixations"))
+        raise _Dropped("clicked_aoi_not_visible", f"viewport rows {scroll}-{scroll + image_h}")
+    fixations, notes = read_fixations(trial_file(raw_dir, rec["trial_id"], "fixations"))
     rec["fixations_notes"] = notes.as_dict()
     window = window_fixations(fixations, stop_start, end)
     boxes = slots[BOX].to_numpy(dtype=float)
@@ -267,8 +315,7 @@ def build_trial(
         ),
     )
     if gaze.sum() <= 0 and cursor.sum() <= 0:
-        return drop("no_dwell_on_aois", "no fixation or pointer time on any slot in the window")
-    return {**rec, "reason": None, "detail": None}
+        raise _Dropped("no_dwell_on_aois", "no fixation or pointer time on any slot in the window")
 
 
 def trial_table(records: list[dict]) -> pd.DataFrame:

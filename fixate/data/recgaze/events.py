@@ -94,32 +94,23 @@ def _signature(visible: np.ndarray, pages: np.ndarray) -> np.ndarray:
     return rows_code * N_PAGES**N_ROWS + pages_code
 
 
-def build_events(
-    summary: pd.DataFrame,
-    non_public: pd.DataFrame,
-    layout: Layout,
-    rules: VisitRules | None = None,
-) -> tuple[pd.DataFrame, dict]:
-    """Join scroll, page state and visits onto every event of the summary log.
-
-    Returns the event table (one row per fixation, click or cursor event, sorted by session and
-    time) and counters for the preprocessing report. Sessions that cannot be used are kept with a
-    ``session_problem`` so that the next stage reports them.
-    """
-    rules = rules or VisitRules()
+def _in_session_order(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows numbered by session (`SESSION_KEY`, in order of appearance) and sorted
+    by session, time and line."""
     frame = summary.copy()
     frame["session"] = frame.groupby(list(SESSION_KEY), sort=False).ngroup()
-    frame = frame.sort_values(["session", "Timestamp", "line"], kind="stable").reset_index(
-        drop=True
-    )
-    session = frame["session"].to_numpy()
+    return frame.sort_values(["session", "Timestamp", "line"], kind="stable").reset_index(drop=True)
 
-    is_fix = frame["Fixation_AOI_type"].notna().to_numpy()
-    is_click = frame["Click_AOI_type"].notna().to_numpy()
-    is_cursor = (
-        frame["Cursor_Duration"].notna().to_numpy() & frame["Cursor_AOI_type"].notna().to_numpy()
-    )
-    # scroll: join the non-public fixation rows on (user, task, time stamp text, occurrence)
+
+def _fixation_scroll(
+    frame: pd.DataFrame, non_public: pd.DataFrame, is_fix: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """The scroll offset of every row, and how many fixations have one of their own.
+
+    A fixation's own scroll joins the non-public fixation rows on (user, task, time stamp text,
+    occurrence); every row without one takes the nearest earlier value of its session, else the
+    nearest later one (NaN in a session with none).
+    """
     fix_keys = frame.loc[is_fix, ["UserID", "TaskID", "Timestamp_text"]].copy()
     fix_keys["occurrence"] = fix_keys.groupby(["UserID", "TaskID", "Timestamp_text"]).cumcount()
     scrolls = recover_scroll(non_public).drop_duplicates(
@@ -130,51 +121,95 @@ def build_events(
     )
     scroll = np.full(len(frame), np.nan)
     scroll[is_fix] = joined["scroll_y"].to_numpy()
-    fix_with_own_scroll = int(np.isfinite(scroll[is_fix]).sum())
+    with_own_scroll = int(np.isfinite(scroll[is_fix]).sum())
+    session = frame["session"].to_numpy()
     scroll_series = pd.Series(scroll).groupby(session).ffill()
-    scroll = scroll_series.groupby(session).bfill().to_numpy()
+    return scroll_series.groupby(session).bfill().to_numpy(), with_own_scroll
 
-    pages, bad_swipe = _page_states(frame, session)
 
-    # effective fixation AOI: background fixations count through their closest movie AOI
-    via_closest = (
-        (frame["Fixation_AOI_type"] == "Background")
-        & (frame["Fixation_AOI_Closest_type"] == "Movie")
-    ).to_numpy()
-    cursor_closest = (
-        (frame["Cursor_AOI_type"] != "Movie") & (frame["Cursor_AOI_Closest_type"] == "Movie")
-    ).to_numpy()
-    aoi_row = np.full(len(frame), -1, dtype=np.int64)
-    aoi_pos = np.full(len(frame), -1, dtype=np.int64)
-    for mask, prefix in (
-        (is_fix & (frame["Fixation_AOI_type"] == "Movie").to_numpy(), "Fixation_AOI_"),
-        (is_fix & via_closest, "Fixation_AOI_Closest_"),
-        (is_click & (frame["Click_AOI_type"] == "Movie").to_numpy(), "Click_AOI_"),
-        (is_cursor & (frame["Cursor_AOI_type"] == "Movie").to_numpy(), "Cursor_AOI_"),
-        (is_cursor & cursor_closest, "Cursor_AOI_Closest_"),
-    ):
-        rows = frame[prefix + "Carousel_position"].to_numpy(dtype=np.float64, na_value=np.nan)
-        poss = frame[prefix + "Movie_position_in_carousel"].to_numpy(
-            dtype=np.float64, na_value=np.nan
+@dataclass(frozen=True)
+class _RowKinds:
+    """Which summary rows are fixations, clicks and cursor events (a row may be none of them)."""
+
+    fixation: np.ndarray
+    click: np.ndarray
+    cursor: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> _RowKinds:
+        return cls(
+            fixation=frame["Fixation_AOI_type"].notna().to_numpy(),
+            click=frame["Click_AOI_type"].notna().to_numpy(),
+            cursor=frame["Cursor_Duration"].notna().to_numpy()
+            & frame["Cursor_AOI_type"].notna().to_numpy(),
         )
-        ok = mask & ~np.isnan(rows) & ~np.isnan(poss)
-        aoi_row[ok] = rows[ok]
-        aoi_pos[ok] = poss[ok]
 
-    # what was on screen at each fixation
-    has_scroll = np.isfinite(scroll)
-    visible = np.zeros((len(frame), N_ROWS), dtype=bool)
-    visible[has_scroll] = layout.visible_heights(scroll[has_scroll]) >= rules.min_visible_px
-    signature = np.where(has_scroll, _signature(visible, pages), -1)
-    idx = np.arange(len(frame))
-    movie_fix = is_fix & (aoi_row > 0)
-    row0 = np.clip(aoi_row - 1, 0, N_ROWS - 1)
-    on_page = ((aoi_pos - 1) // N_COLS) == pages[idx, row0]
-    on_screen = movie_fix & has_scroll & visible[idx, row0] & on_page
+    def names(self) -> np.ndarray:
+        """The event kind of each row ("fixation", "click", "cursor"; "" for no event)."""
+        return np.where(
+            self.fixation,
+            "fixation",
+            np.where(self.click, "click", np.where(self.cursor, "cursor", "")),
+        )
 
-    # visits over fixations with a known screen state
-    fix_idx = np.flatnonzero(is_fix & has_scroll)
-    f_sess = session[fix_idx]
+
+@dataclass(frozen=True)
+class _MovieAois:
+    """The movie each row is on: carousel row (1-10) and position in it (1-15), -1 for none,
+    and which fixations and cursor events count through their closest movie AOI."""
+
+    row: np.ndarray
+    pos: np.ndarray
+    fix_via_closest: np.ndarray
+    cursor_via_closest: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, kinds: _RowKinds) -> _MovieAois:
+        """Fixations and cursor events on a movie AOI take it; background fixations, and cursor
+        events off a movie, take their closest movie AOI; clicks take their movie AOI."""
+        fix_via_closest = (
+            kinds.fixation
+            & (
+                (frame["Fixation_AOI_type"] == "Background")
+                & (frame["Fixation_AOI_Closest_type"] == "Movie")
+            ).to_numpy()
+        )
+        cursor_via_closest = (
+            kinds.cursor
+            & (
+                (frame["Cursor_AOI_type"] != "Movie")
+                & (frame["Cursor_AOI_Closest_type"] == "Movie")
+            ).to_numpy()
+        )
+        aoi_row = np.full(len(frame), -1, dtype=np.int64)
+        aoi_pos = np.full(len(frame), -1, dtype=np.int64)
+        for mask, prefix in (
+            (kinds.fixation & (frame["Fixation_AOI_type"] == "Movie").to_numpy(), "Fixation_AOI_"),
+            (fix_via_closest, "Fixation_AOI_Closest_"),
+            (kinds.click & (frame["Click_AOI_type"] == "Movie").to_numpy(), "Click_AOI_"),
+            (kinds.cursor & (frame["Cursor_AOI_type"] == "Movie").to_numpy(), "Cursor_AOI_"),
+            (cursor_via_closest, "Cursor_AOI_Closest_"),
+        ):
+            rows = frame[prefix + "Carousel_position"].to_numpy(dtype=np.float64, na_value=np.nan)
+            poss = frame[prefix + "Movie_position_in_carousel"].to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+            ok = mask & ~np.isnan(rows) & ~np.isnan(poss)
+            aoi_row[ok] = rows[ok]
+            aoi_pos[ok] = poss[ok]
+        return cls(aoi_row, aoi_pos, fix_via_closest, cursor_via_closest)
+
+
+def _visits(
+    frame: pd.DataFrame,
+    fix_idx: np.ndarray,
+    signature: np.ndarray,
+    scroll: np.ndarray,
+    rules: VisitRules,
+) -> np.ndarray:
+    """The page visit (0, 1, ... within the session) of every row; -1 for rows that are not
+    fixations with a known screen state (``fix_idx``: those that are, in order)."""
+    f_sess = frame["session"].to_numpy()[fix_idx]
     f_sig = signature[fix_idx]
     f_scroll = scroll[fix_idx]
     f_dur = frame["Fixation_Duration"].to_numpy()[fix_idx]
@@ -188,14 +223,45 @@ def build_events(
     visit_of_fix = counter - np.maximum.accumulate(np.where(first, counter, 0))
     visit = np.full(len(frame), -1, dtype=np.int64)
     visit[fix_idx] = visit_of_fix
+    return visit
 
-    kind = np.where(
-        is_fix, "fixation", np.where(is_click, "click", np.where(is_cursor, "cursor", ""))
-    )
+
+def build_events(
+    summary: pd.DataFrame,
+    non_public: pd.DataFrame,
+    layout: Layout,
+    rules: VisitRules | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Join scroll, page state and visits onto every event of the summary log.
+
+    Returns the event table (one row per fixation, click or cursor event, sorted by session and
+    time) and counters for the preprocessing report. Sessions that cannot be used are kept with a
+    ``session_problem`` so that the next stage reports them.
+    """
+    rules = rules or VisitRules()
+    frame = _in_session_order(summary)
+    session = frame["session"].to_numpy()
+    kinds = _RowKinds.of(frame)
+    is_fix = kinds.fixation
+    scroll, fix_with_own_scroll = _fixation_scroll(frame, non_public, is_fix)
+    pages, bad_swipe = _page_states(frame, session)
+    aoi = _MovieAois.of(frame, kinds)
+
+    # what was on screen at each fixation
+    has_scroll = np.isfinite(scroll)
+    visible = np.zeros((len(frame), N_ROWS), dtype=bool)
+    visible[has_scroll] = layout.visible_heights(scroll[has_scroll]) >= rules.min_visible_px
+    signature = np.where(has_scroll, _signature(visible, pages), -1)
+    idx = np.arange(len(frame))
+    movie_fix = is_fix & (aoi.row > 0)
+    row0 = np.clip(aoi.row - 1, 0, N_ROWS - 1)
+    on_page = ((aoi.pos - 1) // N_COLS) == pages[idx, row0]
+    on_screen = movie_fix & has_scroll & visible[idx, row0] & on_page
+
     duration_ms = np.where(
         is_fix,
         frame["Fixation_Duration"].to_numpy(),
-        np.where(is_cursor, frame["Cursor_Duration"].to_numpy() * 1000.0, np.nan),
+        np.where(kinds.cursor, frame["Cursor_Duration"].to_numpy() * 1000.0, np.nan),
     )
     events = pd.DataFrame(
         {
@@ -205,16 +271,16 @@ def build_events(
             "session": session,
             "line": frame["line"].to_numpy(),
             "t": frame["Timestamp"].to_numpy(),
-            "kind": kind,
+            "kind": kinds.names(),
             "click_type": frame["Click_AOI_type"].to_numpy(dtype=object),
             "click_movie_id": frame["Click_AOI_MovieID"].astype("Int64"),
             "duration_ms": duration_ms,
-            "aoi_row": aoi_row,
-            "aoi_pos": aoi_pos,
-            "via_closest": (is_fix & via_closest) | (is_cursor & cursor_closest),
+            "aoi_row": aoi.row,
+            "aoi_pos": aoi.pos,
+            "via_closest": aoi.fix_via_closest | aoi.cursor_via_closest,
             "on_screen": on_screen,
             "scroll_y": scroll,
-            "visit": visit,
+            "visit": _visits(frame, np.flatnonzero(is_fix & has_scroll), signature, scroll, rules),
             "bad_swipe": bad_swipe,
         }
     )
@@ -230,10 +296,10 @@ def build_events(
         - int((is_fix & ~has_scroll).sum()),
         "fixations_without_scroll": int((is_fix & ~has_scroll).sum()),
         "movie_fixations": int(movie_fix.sum()),
-        "movie_fixations_via_closest": int((is_fix & via_closest).sum()),
+        "movie_fixations_via_closest": int(aoi.fix_via_closest.sum()),
         "movie_fixations_off_screen": int((movie_fix & has_scroll & ~on_screen).sum()),
-        "clicks": int(is_click.sum()),
-        "cursor_events": int(is_cursor.sum()),
-        "rows_without_event": int((~is_fix & ~is_click & ~is_cursor).sum()),
+        "clicks": int(kinds.click.sum()),
+        "cursor_events": int(kinds.cursor.sum()),
+        "rows_without_event": int((~is_fix & ~kinds.click & ~kinds.cursor).sum()),
     }
     return events, counts
