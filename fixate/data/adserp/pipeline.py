@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from fixate.data.accounting import write_split_and_report
 from fixate.data.adserp.raw import (
     PARTICIPANTS_FILE,
     TRIAL_FOLDERS,
@@ -269,20 +270,7 @@ def run_split(
     split = query_split(trials["slug"].dropna(), seed, test_fraction, val_fraction)
     trials["split"] = trials["slug"].map(split.mapping())
     report = split_report(trials, split, raw_dir, listing, serp_aoi_paths)
-    counts = report["trials"]
-    if counts["kept"] + sum(report["dropped_by_reason"].values()) != counts["raw"]:
-        raise AssertionError(f"trial accounting does not reconcile: {counts}")
-    write_json(
-        {**split.as_dict(), "counts": report["kept_by_split"], "users": sorted(report["per_user"])},
-        split_out,
-    )
-    write_json(report, report_out)
-    log.info(
-        "kept %d of %d trials; dropped %s",
-        counts["kept"],
-        counts["raw"],
-        {k: v for k, v in report["dropped_by_reason"].items() if v},
-    )
+    write_split_and_report(split.as_dict(), report, "trials", split_out, report_out)
     return report
 
 

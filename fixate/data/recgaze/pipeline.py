@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from fixate.data.accounting import write_split_and_report
 from fixate.data.errors import no_samples
 from fixate.data.recgaze.events import VisitRules, build_events
 from fixate.data.recgaze.layout import SCREEN_H, SCREEN_W, layout_of, load_layout
@@ -147,22 +148,7 @@ def run_screens(
         "per_user": per_user,
         "dropped_sessions": accounting["dropped_sessions"],
     }
-    sessions = report["sessions"]
-    if sessions["kept"] + sum(report["dropped_by_reason"].values()) != sessions["raw"]:
-        raise AssertionError(f"session accounting does not reconcile: {sessions}")
-    split_doc = {
-        **split.as_dict(),
-        "counts": report["kept_by_split"],
-        "users": sorted(per_user),
-    }
-    write_json(split_doc, split_out)
-    write_json(report, report_out)
-    log.info(
-        "kept %d of %d sessions; dropped %s",
-        sessions["kept"],
-        sessions["raw"],
-        {k: v for k, v in report["dropped_by_reason"].items() if v},
-    )
+    write_split_and_report(split.as_dict(), report, "sessions", split_out, report_out)
     return report
 
 
