@@ -19,6 +19,7 @@ from fixate.data.adserp.pipeline import run_trials
 from fixate.data.adserp.raw import read_organic_boxes, screenshot_size, trial_file
 from fixate.data.adserp.serp import find_chromium, render_serp_aoi, render_serp_aois
 from fixate.data.adserp.serp_check import check_trial_files
+from fixate.data.adserp.serp_stage import run_serp_aoi
 
 RAW = SAMPLE
 TRIALS = REAL_TRIALS
@@ -143,6 +144,24 @@ def test_one_trial_renders_as_in_the_batch(
     assert {k: v for k, v in record.items() if k != "renderer"} == {
         k: v for k, v in expected.items() if k != "renderer"
     }
+
+
+def test_the_stage_writes_each_page_with_its_check(
+    chromium: str, rendered: tuple[Path, dict], checks: dict[str, dict], tmp_path: Path
+) -> None:
+    """The rule's stage writes what the batch renders, each record with the check that
+    `check_trial_files` gives it, and returns the checks."""
+    trials = ("p004-b1-t3", "p007-b3-t8")
+    pages = [RAW / "serps" / f"{trial}.html" for trial in trials]
+    assert run_serp_aoi(pages, tmp_path, workers=2, chromium=chromium) == {
+        trial: checks[trial] for trial in trials
+    }
+    for trial in trials:
+        written = json.loads((tmp_path / f"{trial}.json").read_text())
+        assert written["check"] == checks[trial]
+        assert {k: v for k, v in written.items() if k not in ("check", "renderer")} == {
+            k: v for k, v in rendered[1][trial].items() if k != "renderer"
+        }
 
 
 def test_rendered_boxes_keep_the_organic_click_trials(
