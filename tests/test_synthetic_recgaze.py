@@ -31,16 +31,15 @@ from fixate.data.recgaze.raw import (
     read_summary_feedback,
     read_user_features,
 )
-from fixate.data.synthetic.recgaze import (
+from fixate.data.synthetic.recgaze import generate_recgaze
+from fixate.data.synthetic.recgaze.design import (
     DIRECT_TARGETS,
-    RATING_LABELS,
-    USER_FEATURES_COLUMNS,
-    generate_recgaze,
     plan_sessions,
     recgaze_user_ids,
-    render_posters,
     semi_free_rows,
 )
+from fixate.data.synthetic.recgaze.posters import render_posters
+from fixate.data.synthetic.recgaze.users import RATING_LABELS, USER_FEATURES_COLUMNS
 from fixate.data.tables import NA_LITERALS
 
 REAL_LAYOUT = Path(__file__).resolve().parents[2] / "shared" / "data" / "recgaze_layout"
