@@ -15,6 +15,7 @@ from fixate.data.recgaze.pipeline import raw_files, run_events, run_screens, sam
 from fixate.data.recgaze.truth import read_truth, screen_truth
 from fixate.data.synthetic.recgaze import generate_recgaze
 from fixate.data.synthetic.recgaze.design import PlannedSession, genre_orders
+from fixate.data.synthetic.recgaze.imperfections import LogImperfections
 from fixate.data.synthetic.recgaze.items import make_items
 from fixate.data.synthetic.recgaze.plan import Visit, choose_target
 from fixate.data.synthetic.recgaze.screen import BACKGROUND, CLICK, GENRE, MOVIE, Screen
@@ -36,7 +37,7 @@ SEED = 7
 def _session(user: User, task: int) -> Session:
     genres = genre_orders(SEED)[task - 1]
     target = choose_target(keyed_rng(SEED, "target", user.uid, task), user, task, genres, 0)
-    return Session.of(SEED, Screen.of(user, task, genres, "click", target, 0))
+    return Session.of(SEED, Screen.of(user, task, genres, "click", target, 0), LogImperfections())
 
 
 def test_logged_aoi_counts_posters_and_background_through_the_closest_poster():
@@ -47,10 +48,9 @@ def test_logged_aoi_counts_posters_and_background_through_the_closest_poster():
     assert aoi[:2].tolist() == [[2, 3], [5, 7]]
 
 
-def test_visit_dwell_matches_a_hand_computed_visit():
-    """Two posters in reach, the chosen one 3.5 times as attractive: with 20 regular fixations of
-    200 ms and 2-4 final looks of 250 ms at the choice, poster A expects 20 x 200 x 7/9 + 3 x 250
-    ms and poster B 20 x 200 x 2/9 ms."""
+def _two_poster_screen(target: tuple[int, int]) -> Screen:
+    """Only the first two columns of the top row draw glances, equally; every fixation is a new
+    glance, on its poster, of 200 ms (250 ms for the looks at the chosen poster)."""
     user = make_user(SEED, "KInIT_1")
     style = replace(
         user.style,
@@ -62,14 +62,40 @@ def test_visit_dwell_matches_a_hand_computed_visit():
         dur_mu=float(np.log(200)),
         dur_sigma=0.0,
     )
-    screen = Screen.of(replace(user, style=style), 1, np.arange(10), "click", (1, 1), 0)
-    screen = replace(screen, genre_w=np.ones(10))
+    screen = Screen.of(replace(user, style=style), 1, np.arange(10), "click", target, 0)
+    return replace(screen, genre_w=np.ones(10))
+
+
+def _dwell(screen: Screen, visit: Visit, n: int, stale_rate: float) -> pd.Series:
+    dwell = visit_dwell(screen, visit, np.full(n, 20), np.random.default_rng(0), stale_rate)
+    return dwell.set_index(["row", "pos"])["expected_fixation_ms"]
+
+
+def test_visit_dwell_matches_a_hand_computed_visit():
+    """Two posters in reach, the chosen one 3.5 times as attractive: with 20 regular fixations of
+    200 ms and 2-4 final looks of 250 ms at the choice, poster A expects 20 x 200 x 7/9 + 3 x 250
+    ms and poster B 20 x 200 x 2/9 ms."""
     visit = Visit(0, 1.0, np.zeros(N_ROWS, dtype=np.int64), action=CLICK)
-    dwell = visit_dwell(screen, visit, np.full(4000, 20), np.random.default_rng(0))
-    got = dwell.set_index(["row", "pos"])["expected_fixation_ms"]
+    got = _dwell(_two_poster_screen((1, 1)), visit, 4000, stale_rate=0.0)
     assert set(got.index) == {(1, 1), (1, 2)}
     assert got[1, 1] == pytest.approx(20 * 200 * 7 / 9 + 3 * 250, rel=0.01)
     assert got[1, 2] == pytest.approx(20 * 200 * 2 / 9, rel=0.02)
+
+
+def test_a_stale_first_fixation_after_a_swipe_counts_for_the_poster_shown_before():
+    """A visit entered by a forward swipe of row 1 starts on its leftmost new poster (position
+    6). Logged stale every time, that first 200-ms fixation counts for position 1, which the
+    carousel showed before the swipe, and nothing else changes."""
+    pages = np.zeros(N_ROWS, dtype=np.int64)
+    pages[0] = 1
+    visit = Visit(0, 1.0, pages, start=0, boost_row=1, boost_dir=1, action=CLICK)
+    screen = _two_poster_screen((1, 6))
+    clean = _dwell(screen, visit, 500, stale_rate=0.0)
+    stale = _dwell(screen, visit, 500, stale_rate=1.0)
+    assert set(clean.index) == {(1, 6), (1, 7)}
+    assert stale[1, 1] == pytest.approx(200)
+    assert stale[1, 6] == pytest.approx(clean[1, 6] - 200)
+    assert stale[1, 7] == pytest.approx(clean[1, 7])
 
 
 def _replayed_logs(session: Session, n: int) -> list[SessionLog]:
@@ -77,7 +103,7 @@ def _replayed_logs(session: Session, n: int) -> list[SessionLog]:
     later than the one before so that no two share a time stamp."""
     logs = []
     for k in range(n):
-        copy = Session(session.screen, np.random.default_rng([SEED, k]))
+        copy = Session(session.screen, np.random.default_rng([SEED, k]), session.imperfections)
         log = copy.run(visits=session.visits)
         shift = np.int64(k * 10_000_000)
         fix = log.fix.copy()

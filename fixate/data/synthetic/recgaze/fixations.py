@@ -32,6 +32,7 @@ from fixate.data.synthetic.recgaze.screen import (
     BACKGROUND,
     CLICK,
     HEADING_TOPS,
+    MIN_GLANCE_PX,
     MOVIE,
     POSTER_LEFTS,
     POSTER_TOPS,
@@ -41,7 +42,6 @@ from fixate.data.synthetic.recgaze.screen import (
     Screen,
 )
 
-_MIN_GLANCE_PX = 60  # a poster needs this much on screen to attract a glance
 _MIN_CLOSEST_PX = 10  # rows thinner than this on screen are never a "closest" AOI
 _CLOSEST_PX = 60.0
 # Fixation placement modes: on the glanced poster, near its edge, on its heading, anywhere, on an
@@ -196,7 +196,7 @@ def attention(screen: Screen, plan: PlanArrays) -> tuple[np.ndarray, np.ndarray,
     st = screen.style
     y0 = np.maximum(POSTER_TOPS, plan.scroll[:, None] + VIEW_TOP)
     y1 = np.minimum(POSTER_TOPS + POSTER_H, plan.scroll[:, None] + VIEW_BOTTOM)
-    cand = y1 - y0 >= _MIN_GLANCE_PX
+    cand = y1 - y0 >= MIN_GLANCE_PX
     rank = np.cumsum(cand, axis=1) - 1
     w_row = np.where(cand, screen.row_decay**rank * screen.genre_w * (y1 - y0) / POSTER_H, 0.0)
     boosted = np.flatnonzero(plan.boost_row)

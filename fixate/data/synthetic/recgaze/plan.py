@@ -24,6 +24,7 @@ from fixate.data.synthetic.recgaze.screen import (
     Screen,
     arrow_rows,
     full_scroll_range,
+    partly_shown_scrolls,
 )
 from fixate.data.synthetic.recgaze.users import User
 
@@ -37,6 +38,7 @@ class Visit:
     pages: np.ndarray  # page (0-2) of each carousel during the visit
     start: int = -1  # slot (row0 * 5 + column) of the first glance; -1 = free
     boost_row: int = 0  # carousel just swiped, which draws the eyes
+    boost_dir: int = 0  # direction of that swipe: 1 forward, -1 backward
     action: int = END
     swipe_row: int = 0
     swipe_dir: int = 0
@@ -51,6 +53,7 @@ class PlanArrays:
     action: np.ndarray
     start: np.ndarray
     boost_row: np.ndarray
+    boost_dir: np.ndarray
     swipe_row: np.ndarray
     swipe_dir: np.ndarray
 
@@ -62,6 +65,7 @@ class PlanArrays:
             action=np.array([v.action for v in visits]),
             start=np.array([v.start for v in visits]),
             boost_row=np.array([v.boost_row for v in visits]),
+            boost_dir=np.array([v.boost_dir for v in visits]),
             swipe_row=np.array([v.swipe_row for v in visits]),
             swipe_dir=np.array([v.swipe_dir for v in visits]),
         )
@@ -167,7 +171,26 @@ def _scroll_stops(screen: Screen, rng: np.random.Generator) -> list[int]:
     while scroll > full_scroll_range(back_row)[1]:
         scroll = max(scroll - _step(screen, rng), 0)
         stops.append(scroll)
+    if screen.partial_view and screen.target:
+        _stop_partly_shown(stops, target_row, screen.user.notch)
     return stops
+
+
+def _stop_partly_shown(stops: list[int], row: int, notch: int) -> None:
+    """Make the last scroll stop one at which carousel ``row`` is only partly on screen: the
+    nearest such wheel step within two notches of it (the user stopped a step early or late,
+    or scrolled a little where no scroll was needed). Without one in reach, nothing changes."""
+    partly = partly_shown_scrolls(row, notch)
+    partly = partly[np.abs(partly - stops[-1]) <= 2 * notch]
+    if not len(partly):
+        return
+    stop = int(partly[np.argmin(np.abs(partly - stops[-1]))])
+    if len(stops) == 1:
+        stops.append(stop)
+    elif stops[-2] == stop:
+        stops.pop()
+    else:
+        stops[-1] = stop
 
 
 def _swipe(visits: list[Visit], row: int, direction: int, pages: np.ndarray) -> None:
@@ -175,4 +198,7 @@ def _swipe(visits: list[Visit], row: int, direction: int, pages: np.ndarray) -> 
     visit = visits[-1]
     visit.action, visit.swipe_row, visit.swipe_dir = SWIPE, row, direction
     pages[row - 1] = (pages[row - 1] + direction) % N_PAGES
-    visits.append(Visit(visit.scroll, 0.8, pages.copy(), start=(row - 1) * N_COLS, boost_row=row))
+    start = (row - 1) * N_COLS
+    visits.append(
+        Visit(visit.scroll, 0.8, pages.copy(), start=start, boost_row=row, boost_dir=direction)
+    )

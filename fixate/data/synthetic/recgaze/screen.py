@@ -22,6 +22,7 @@ from fixate.data.recgaze.layout import (
     GENRE_TEXT_TOPS,
     GENRE_TEXT_WIDTHS,
     GENRES,
+    MAX_SCROLL,
     N_COLS,
     N_ROWS,
     POSTER_H,
@@ -41,6 +42,7 @@ ARROW_TOPS = POSTER_TOPS + _ARROW_DY
 # Gaze can only land on the page between the fixed browser bar and the task bar.
 VIEW_TOP = BROWSER_BAR[1] + 3
 VIEW_BOTTOM = TASK_BAR[0] - 3
+MIN_GLANCE_PX = 60  # a poster needs this much on screen to attract a glance
 _FULL_MARGIN = 4  # selected rows sit this far inside the screen (gaze noise is at most 3 px)
 MOVIE, GENRE, FORWARD, BACKWARD, BACKGROUND = range(5)  # indices into raw.AOI_TYPES
 SCROLL, SWIPE, CLICK, END = range(4)  # how a visit ends
@@ -50,6 +52,23 @@ def full_scroll_range(row: int) -> tuple[int, int]:
     """Scroll offsets that show carousel ``row`` entirely, with the gaze-noise margin."""
     top = ROW_TOPS[row - 1]
     return top + POSTER_H - (SCREEN_H - _FULL_MARGIN), top - _FULL_MARGIN
+
+
+def shown_px(row: int, scroll: np.ndarray | int, lo: int = 0, hi: int = SCREEN_H) -> np.ndarray:
+    """Height (px) of carousel ``row``'s posters between screen rows ``lo`` and ``hi`` at each
+    scroll offset (by default: on screen at all)."""
+    top = ROW_TOPS[row - 1] - np.asarray(scroll)
+    return np.clip(top + POSTER_H, lo, hi) - np.clip(top, lo, hi)
+
+
+def partly_shown_scrolls(row: int, notch: int) -> np.ndarray:
+    """Wheel-step scroll offsets (multiples of ``notch``) at which carousel ``row`` is cut by an
+    edge of the screen, so that less than its full poster height is on screen, while at least
+    ``MIN_GLANCE_PX`` of it shows between the browser bar and the task bar (enough to be looked
+    at and clicked)."""
+    offsets = np.arange(0, MAX_SCROLL + 1, notch)
+    in_view = shown_px(row, offsets, VIEW_TOP, VIEW_BOTTOM)
+    return offsets[(shown_px(row, offsets) < POSTER_H) & (in_view >= MIN_GLANCE_PX)]
 
 
 def arrow_rows(scroll: int) -> np.ndarray:
@@ -100,6 +119,7 @@ class Screen:
     genre_widths: np.ndarray  # width of each carousel's heading text (10,)
     boxes: dict[str, np.ndarray]  # every AOI of the task (:func:`aoi_boxes`)
     row_decay: float  # attention kept per screen row further down, on this task
+    partial_view: bool = False  # the user selects without bringing the chosen row fully on screen
 
     @property
     def style(self) -> Style:
@@ -114,6 +134,7 @@ class Screen:
         outcome: str,
         target: tuple[int, int] | None,
         semi_row: int,
+        partial_view: bool = False,
     ) -> Screen:
         """The screen of ``task`` with carousel genres ``genres`` (indices into ``GENRES``);
         ``semi_row`` is the carousel a semi-free task asks for (0 for none)."""
@@ -134,4 +155,5 @@ class Screen:
             boxes=aoi_boxes(widths),
             # Searching for a named title spreads attention over the rows.
             row_decay=user.style.row_decay ** (0.5 if kind == "direct" else 1.0),
+            partial_view=partial_view,
         )

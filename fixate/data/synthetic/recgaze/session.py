@@ -13,6 +13,7 @@ import numpy as np
 
 from fixate.data.synthetic.recgaze.cursor import cursor_events
 from fixate.data.synthetic.recgaze.fixations import Fixations, lay_out_fixations
+from fixate.data.synthetic.recgaze.imperfections import LogImperfections, stale_after_swipe
 from fixate.data.synthetic.recgaze.plan import PlanArrays, Visit, plan_visits, screen_duration_s
 from fixate.data.synthetic.recgaze.screen import (
     BACKWARD,
@@ -28,7 +29,7 @@ from fixate.data.synthetic.seeding import keyed_rng
 _GAZE_NOISE = 3  # px between a fixation and its raw gaze samples, at most
 FIX_FIELDS = (
     "t", "dur", "s_type", "s_row", "s_pos", "c_type", "c_row", "c_pos", "x", "y", "scroll",
-    "shift", "n_gaze", "g1", "gx1", "gy1", "gx2", "gy2",
+    "shift", "n_gaze", "g1", "gx1", "gy1", "gx2", "gy2", "stale", "unmapped",
 )  # fmt: skip
 FIX_INDEX = {name: i for i, name in enumerate(FIX_FIELDS)}
 
@@ -43,16 +44,19 @@ class SessionLog:
 
 
 class Session:
-    """One screen of one user: plan the visits, then lay all fixations and events out in time."""
+    """One screen of one user: plan the visits, then lay all fixations and events out in time,
+    with the log's imperfections at the given rates."""
 
-    def __init__(self, screen: Screen, rng: np.random.Generator) -> None:
-        self.screen, self.rng = screen, rng
+    def __init__(
+        self, screen: Screen, rng: np.random.Generator, imperfections: LogImperfections
+    ) -> None:
+        self.screen, self.rng, self.imperfections = screen, rng, imperfections
         self.visits: list[Visit] = []  # the plan, once run
 
     @classmethod
-    def of(cls, seed: int, screen: Screen) -> Session:
+    def of(cls, seed: int, screen: Screen, imperfections: LogImperfections) -> Session:
         """The session on ``screen``, drawing from its own generator keyed by user and task."""
-        return cls(screen, keyed_rng(seed, "session", screen.user.uid, screen.task))
+        return cls(screen, keyed_rng(seed, "session", screen.user.uid, screen.task), imperfections)
 
     def run(self, visits: list[Visit] | None = None) -> SessionLog:
         """Lay the session out in time; ``visits`` replays a given plan instead of drawing one
@@ -99,7 +103,12 @@ class Session:
             pages=plan.pages,
             action_aoi=np.stack([click_type, click_row, click_pos], axis=1),
         )
-        return SessionLog(_fixation_record(rng, fx, onset, plan.scroll), cursor, clicks)
+        gaze = _gaze_samples(rng, len(fx.visit_of))
+        # the log's imperfections draw last, so that a session they leave alone is unchanged
+        fx, stale = stale_after_swipe(fx, plan, rng, self.imperfections.stale_swipe_aoi)
+        unmapped = rng.random(len(fx.visit_of)) < self.imperfections.unmapped_fixation
+        record = _fixation_record(fx, onset, plan.scroll, gaze, stale, unmapped)
+        return SessionLog(record, cursor, clicks)
 
 
 def _timing(
@@ -127,11 +136,25 @@ def _timing(
     return onset, onset[v_last] + press.astype(np.int64)
 
 
+def _gaze_samples(rng: np.random.Generator, n: int) -> np.ndarray:
+    """The one or two raw gaze samples that follow each of ``n`` fixations in the non-public
+    file: their number, the delay of the first (ms) and their noise around the fixation (px),
+    as the ``n_gaze`` to ``gy2`` columns of ``FIX_FIELDS``."""
+    n_gaze = 1 + (rng.random(n) < 0.4)
+    delay = rng.integers(4, 17, n)
+    noise = rng.integers(-_GAZE_NOISE, _GAZE_NOISE + 1, (n, 4))
+    return np.column_stack([n_gaze, delay, noise])
+
+
 def _fixation_record(
-    rng: np.random.Generator, fx: Fixations, onset: np.ndarray, scroll: np.ndarray
+    fx: Fixations,
+    onset: np.ndarray,
+    scroll: np.ndarray,
+    gaze: np.ndarray,
+    stale: np.ndarray,
+    unmapped: np.ndarray,
 ) -> np.ndarray:
-    """The ``FIX_FIELDS`` of every fixation, with the one or two raw gaze samples that follow
-    it in the non-public file (their delay and their noise around the fixation)."""
+    """The ``FIX_FIELDS`` of every fixation (``gaze`` from :func:`_gaze_samples`)."""
     n = len(fx.visit_of)
     record = np.empty((n, len(FIX_FIELDS)), dtype=np.int64)
     record[:, FIX_INDEX["t"]] = onset
@@ -142,8 +165,7 @@ def _fixation_record(
     record[:, FIX_INDEX["y"]] = fx.y
     record[:, FIX_INDEX["scroll"]] = scroll[fx.visit_of]
     record[:, FIX_INDEX["shift"]] = fx.shift
-    record[:, FIX_INDEX["n_gaze"]] = 1 + (rng.random(n) < 0.4)
-    record[:, FIX_INDEX["g1"]] = rng.integers(4, 17, n)
-    gaze_noise = rng.integers(-_GAZE_NOISE, _GAZE_NOISE + 1, (n, 4))
-    record[:, FIX_INDEX["gx1"] : FIX_INDEX["gy2"] + 1] = gaze_noise
+    record[:, FIX_INDEX["n_gaze"] : FIX_INDEX["gy2"] + 1] = gaze
+    record[:, FIX_INDEX["stale"]] = stale
+    record[:, FIX_INDEX["unmapped"]] = unmapped
     return record

@@ -145,8 +145,8 @@ def summary_frame(
 
 
 def non_public_frame(plan: list[PlannedSession], logs: list[SessionLog]) -> pd.DataFrame:
-    """Each fixation (stimulus coordinates) followed by one or two raw gaze samples (screen
-    coordinates), so that Fixation_LocY - Gaze_LocY recovers the scroll offset."""
+    """Each fixation (stimulus coordinates, empty when unmapped) followed by one or two raw gaze
+    samples (screen coordinates), so that Fixation_LocY - Gaze_LocY recovers the scroll offset."""
     fix = np.concatenate([log.fix for log in logs])
     sess = np.repeat(np.arange(len(logs)), [len(log.fix) for log in logs])
     n_rows = 1 + fix[:, FIX_INDEX["n_gaze"]]
@@ -154,6 +154,7 @@ def non_public_frame(plan: list[PlannedSession], logs: list[SessionLog]) -> pd.D
     sub = np.arange(len(src)) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
     f = fix[src]
     is_fix, second = sub == 0, sub == 2
+    located = is_fix & (f[:, FIX_INDEX["unmapped"]] == 0)  # an unmapped fixation has no location
     t = f[:, FIX_INDEX["t"]] + np.where(is_fix, 0, f[:, FIX_INDEX["g1"]] + np.where(second, 17, 0))
     gx = (
         f[:, FIX_INDEX["x"]]
@@ -169,8 +170,8 @@ def non_public_frame(plan: list[PlannedSession], logs: list[SessionLog]) -> pd.D
         **_session_keys(plan, sess[src]),
         "Timestamp": _ms_text(t),
         "Fixation_Duration": _ints(f[:, FIX_INDEX["dur"]], is_fix),
-        "Fixation_LocX": _ints(f[:, FIX_INDEX["x"]], is_fix),
-        "Fixation_LocY": _ints(f[:, FIX_INDEX["y"]], is_fix),
+        "Fixation_LocX": _ints(f[:, FIX_INDEX["x"]], located),
+        "Fixation_LocY": _ints(f[:, FIX_INDEX["y"]], located),
         "Gaze_LocX": _ints(gx, ~is_fix),
         "Gaze_LocY": _ints(gy, ~is_fix),
     }

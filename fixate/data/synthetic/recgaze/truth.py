@@ -17,6 +17,13 @@ number of fixations, the glances, the misses, the points and the durations; a fi
 the poster the eye tracker logs (its AOI, or its closest movie AOI when it landed on the
 background), as the preprocessing reads it. With 400 repetitions of about 20-40 fixations the
 Monte Carlo error of a poster's share is below 0.01, far under the noise of one real session.
+
+Of the log's imperfections (:mod:`.imperfections`) only the stale AOI after a swipe changes the
+poster the eye tracker logs, so the repetitions draw it too. A partial-row click changes the
+scroll plan, which the truth holds fixed anyway. An unmapped fixation changes no AOI, only where
+its scroll comes from: the preprocessing takes the previous fixation's, which puts the first
+fixation of a visit entered by a scroll into the visit before; that is the measurement's error,
+not the user's gaze, and the truth leaves it out.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from fixate.data.synthetic.recgaze.fixations import lay_out_fixations
+from fixate.data.synthetic.recgaze.imperfections import stale_after_swipe
 from fixate.data.synthetic.recgaze.plan import PlanArrays, Visit, screen_duration_s
 from fixate.data.synthetic.recgaze.screen import BACKGROUND, CLICK, MOVIE, Screen
 from fixate.data.synthetic.recgaze.session import Session
@@ -73,15 +81,26 @@ def decision_visit_dwell(
     duration = screen_duration_s(screen, n_stops, rng.standard_normal(n_replicates))
     n_total = np.maximum(len(visits) + 2, np.round(duration * 2.9)).astype(np.int64)
     n_reg = 1 + rng.binomial(n_total - len(visits), weights[-1] / weights.sum())
-    return visit_dwell(screen, visits[-1], n_reg, rng)
+    stale_rate = session.imperfections.stale_swipe_aoi
+    return visit_dwell(screen, visits[-1], n_reg, rng, stale_rate)
 
 
 def visit_dwell(
-    screen: Screen, visit: Visit, n_reg: np.ndarray, rng: np.random.Generator
+    screen: Screen,
+    visit: Visit,
+    n_reg: np.ndarray,
+    rng: np.random.Generator,
+    stale_rate: float,
 ) -> pd.DataFrame:
     """Mean logged fixation ms per (row, position) over ``len(n_reg)`` layouts of ``visit``,
-    the k-th with ``n_reg[k]`` regular fixations."""
-    fixations = lay_out_fixations(screen, rng, PlanArrays.of([visit] * len(n_reg)), n_reg)
+    the k-th with ``n_reg[k]`` regular fixations.
+
+    A visit that starts with a swipe logs its first fixation on the poster shown before the
+    swipe with chance ``stale_rate`` (:func:`.imperfections.stale_after_swipe`): that changes
+    which poster the eye tracker logs, so the truth follows it."""
+    plan = PlanArrays.of([visit] * len(n_reg))
+    fixations = lay_out_fixations(screen, rng, plan, n_reg)
+    fixations, _ = stale_after_swipe(fixations, plan, rng, stale_rate)
     counts, aoi = logged_movie_aoi(fixations.strict, fixations.closest)
     keys = pd.DataFrame({"row": aoi[counts, 0], "pos": aoi[counts, 1]})
     dwell = pd.Series(fixations.dur[counts]).groupby([keys["row"], keys["pos"]]).sum()
