@@ -13,8 +13,8 @@ from fixate.data.adserp.truth import TRUTH_FILE as ADSERP_TRUTH_FILE
 from fixate.data.adserp.truth import TRUTH_INFO as ADSERP_TRUTH_INFO
 from fixate.data.errors import RawDataError
 from fixate.data.recgaze.raw import user_ids as recgaze_raw_user_ids
-from fixate.data.synthetic.adserp import adserp_user_ids
-from fixate.data.synthetic.recgaze import recgaze_user_ids
+from fixate.data.synthetic.adserp.design import adserp_user_ids
+from fixate.data.synthetic.recgaze.design import recgaze_user_ids
 from fixate.names import BACKBONES, DATASETS, OPERATORS, alternatives
 from fixate.workflow import code_digest
 from fixate.data.samples import held_out_users

@@ -27,10 +27,15 @@ from fixate.data.adserp.timeline import SCALE
 from fixate.data.adserp.trials import Settings
 from fixate.data.adserp.truth import TRUTH_FILE, TRUTH_INFO, read_truth
 from fixate.data.samples import read_samples
-from fixate.data.synthetic import adserp as gen
-from fixate.data.synthetic.adserp_truth import expected_kept_ms, kept_ms_table, stop_truth
+from fixate.data.synthetic.adserp import generate as adserp_generate
+from fixate.data.synthetic.adserp import generate_adserp
+from fixate.data.synthetic.adserp.design import Style, adserp_user_ids, query_slug, user_style
+from fixate.data.synthetic.adserp.page import Item, page_layout
+from fixate.data.synthetic.adserp.simulator import Simulator
+from fixate.data.synthetic.adserp.truth import expected_kept_ms, kept_ms_table, stop_truth
+from fixate.data.synthetic.seeding import keyed_rng
 
-USERS = gen.adserp_user_ids(2)
+USERS = adserp_user_ids(2)
 GENERATE = {"n_users": 2, "seed": 5, "trials_per_user": 4, "n_batches": 1}
 
 
@@ -65,16 +70,16 @@ def test_kept_fixation_time_follows_the_renewal_by_hand():
         expected_kept_ms(table, 30001)
 
 
-def tiny_screen() -> gen._Simulator:
+def tiny_screen() -> Simulator:
     """Two organic results and a shopping panel; a fixation median of 200 ms."""
     # decay 0.2 per 100 px, ads draw 1.5x the gaze; the click odds and overshoot play no part
-    style = gen._Style(0.2, 1.5, 0.3, 0.5, 0.0, fix_median=200.0, pace=1.0)
+    style = Style(0.2, 1.5, 0.3, 0.5, 0.0, fix_median=200.0, pace=1.0)
     items = [
-        gen._Item("organic", "rso", 1, 162, 200, 702, 300, "first", "a.com"),
-        gen._Item("organic", "rso", 2, 162, 400, 702, 500, "second", "b.com"),
-        gen._Item("dd_right", "rhs", 1, 802, 158, 1023, 700, "Shopping", ""),
+        Item("organic", "rso", 1, 162, 200, 702, 300, "first", "a.com"),
+        Item("organic", "rso", 2, 162, 400, 702, 500, "second", "b.com"),
+        Item("dd_right", "rhs", 1, 802, 158, 1023, 700, "Shopping", ""),
     ]
-    return gen._Simulator(np.random.default_rng(0), style, items, page_h=2000)
+    return Simulator(np.random.default_rng(0), style, items, page_h=2000)
 
 
 def test_the_truth_of_a_tiny_screen_by_hand():
@@ -105,16 +110,16 @@ def test_the_truth_of_a_tiny_screen_by_hand():
     )
 
 
-def generated_screen(trial: int) -> tuple[gen._Simulator, int, float]:
+def generated_screen(trial: int) -> tuple[Simulator, int, float]:
     """A page, a target and the final scroll offset as the generator makes them."""
-    rng = gen._rng(11, "trial", f"p004-b1-t{trial}")
-    _, page_h, items = gen._layout(rng, gen.query_slug(11, 1, trial))
-    sim = gen._Simulator(rng, gen._style(11, "p004"), items, page_h)
+    rng = keyed_rng(11, "trial", f"p004-b1-t{trial}")
+    _, page_h, items = page_layout(rng, query_slug(11, 1, trial))
+    sim = Simulator(rng, user_style(11, "p004"), items, page_h)
     target = sim.choose_target()
     return sim, target, sim.scroll_plan(target)[-1] * SCALE
 
 
-def visits(sim: gen._Simulator, target: int, px: float, times: tuple, seeds: range) -> list:
+def visits(sim: Simulator, target: int, px: float, times: tuple, seeds: range) -> list:
     """Fixation files of fresh visits of one screen: the final stop, then press to click."""
     start, press, click = times
     frames = []
@@ -168,7 +173,7 @@ def digest(folder: Path, skip: str = "") -> str:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("adserp") / "data"
-    gen.generate_adserp(out, **GENERATE)
+    generate_adserp(out, **GENERATE)
     return out
 
 
@@ -185,8 +190,8 @@ def test_the_truth_lies_beside_the_released_files_and_changes_none(
     assert set(truth["trial_id"]) == set(listing.roles)
     assert json.loads((generated / TRUTH_INFO).read_text())["rows"] == len(truth)
     for name in ("kept_ms_table", "trial_truth", "write_truth"):
-        monkeypatch.setattr(gen, name, lambda *args: None)
-    gen.generate_adserp(tmp_path / "data", **GENERATE)
+        monkeypatch.setattr(adserp_generate, name, lambda *args: None)
+    generate_adserp(tmp_path / "data", **GENERATE)
     assert not (tmp_path / "data" / "truth").exists()
     assert digest(tmp_path / "data") == digest(generated, skip="truth")
 

@@ -25,7 +25,8 @@ from fixate.data.adserp.raw import (
     screenshot_size,
     trial_file,
 )
-from fixate.data.synthetic.adserp import adserp_user_ids, generate_adserp, trial_slots
+from fixate.data.synthetic.adserp import generate_adserp
+from fixate.data.synthetic.adserp.design import adserp_user_ids, trial_slots
 
 
 @pytest.fixture(scope="module")

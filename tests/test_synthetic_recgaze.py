@@ -31,19 +31,20 @@ from fixate.data.recgaze.raw import (
     read_summary_feedback,
     read_user_features,
 )
-from fixate.data.synthetic.recgaze import (
+from fixate.data.synthetic.recgaze import generate_recgaze
+from fixate.data.synthetic.recgaze.design import (
     DIRECT_TARGETS,
-    RATING_LABELS,
-    USER_FEATURES_COLUMNS,
-    generate_recgaze,
     plan_sessions,
     recgaze_user_ids,
-    render_posters,
     semi_free_rows,
 )
+from fixate.data.synthetic.recgaze.imperfections import LogImperfections
+from fixate.data.synthetic.recgaze.posters import render_posters
+from fixate.data.synthetic.recgaze.users import RATING_LABELS, USER_FEATURES_COLUMNS
 from fixate.data.tables import NA_LITERALS
 
 REAL_LAYOUT = Path(__file__).resolve().parents[2] / "shared" / "data" / "recgaze_layout"
+CLEAN = LogImperfections.none()
 SMALL_TASKS = (1, 2, 3, 18, 20, 31, 32, 36, 37, 38, 39, 40)
 FILES = {
     "summary_feedback.csv": SUMMARY_COLUMNS,
@@ -131,9 +132,12 @@ def _replay(folder: Path) -> tuple[pd.DataFrame, list[str]]:
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three users on a mix of free, semi-free and direct-search screens."""
+    """Three users on a mix of free, semi-free and direct-search screens, without the log's
+    imperfections (tests/test_synthetic_recgaze_imperfections.py covers those)."""
     folder = tmp_path_factory.mktemp("recgaze_small")
-    generate_recgaze(folder, n_users=3, seed=11, posters=False, tasks=SMALL_TASKS)
+    generate_recgaze(
+        folder, n_users=3, seed=11, posters=False, tasks=SMALL_TASKS, imperfections=CLEAN
+    )
     return folder
 
 
@@ -141,7 +145,9 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def free(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Six users on all 30 free-browsing screens: enough for distributions and styles."""
     folder = tmp_path_factory.mktemp("recgaze_free")
-    generate_recgaze(folder, n_users=6, seed=3, posters=False, tasks=range(1, 31))
+    generate_recgaze(
+        folder, n_users=6, seed=3, posters=False, tasks=range(1, 31), imperfections=CLEAN
+    )
     return folder
 
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from fixate.data.synthetic.recgaze import generate_recgaze
+from fixate.data.synthetic.recgaze.imperfections import LogImperfections
 from fixate.workflow import script_logging
 
 log = script_logging(snakemake.log[0])
@@ -12,6 +13,7 @@ summary = generate_recgaze(
     n_users=cfg["n_users"],
     seed=cfg["seed"],
     posters=cfg["posters"],
+    imperfections=LogImperfections(**cfg["imperfections"]),
 )
 Path(snakemake.output.posters).mkdir(parents=True, exist_ok=True)
 log.info("synthetic RecGaze: %s", summary)

@@ -32,7 +32,8 @@ from known_truth import make_samples, settings
 from fixate.data.recgaze.raw import read_user_features
 from fixate.data.recgaze.screens import profile_text
 from fixate.data.samples import held_out_users, read_samples
-from fixate.data.synthetic.recgaze import generate_recgaze, recgaze_user_ids
+from fixate.data.synthetic.recgaze import generate_recgaze
+from fixate.data.synthetic.recgaze.design import recgaze_user_ids
 from fixate.data.tables import write_parquet
 from fixate.enroll import EnrollConfig, enroll, score_enrolled
 from fixate.prompt import SoftPrompt

@@ -25,7 +25,8 @@ import yaml
 from bench import build_backbone
 
 from fixate.data.recgaze import pipeline as recgaze
-from fixate.data.synthetic.recgaze import generate_recgaze, recgaze_user_ids
+from fixate.data.synthetic.recgaze import generate_recgaze
+from fixate.data.synthetic.recgaze.design import recgaze_user_ids
 from fixate.report.study import study_summary
 from fixate.train import TrainConfig, run
 

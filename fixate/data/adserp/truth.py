@@ -1,7 +1,7 @@
 """The planted gaze truth of synthetic AdSERP users, carried to the slots of their samples.
 
 The synthetic generator writes, beside the released-format folders, the expected gaze dwell on
-every item of each trial's page in the decision stop (:mod:`fixate.data.synthetic.adserp_truth`
+every item of each trial's page in the decision stop (:mod:`fixate.data.synthetic.adserp.truth`
 says how it is defined and derived). Real data has no such file, so its samples carry no truth.
 Items are matched to slots by kind and box (clipped to the viewport as the slots are), so the
 join relies on no numbering convention; a slot that matches no item gets 0.

@@ -1,7 +1,7 @@
 """The planted gaze truth of synthetic users, read and aligned with each screen's candidate slots.
 
 Only synthetic RecGaze folders have ``truth/gaze_truth.csv`` (written by
-:mod:`fixate.data.synthetic.recgaze_truth`: expected fixation ms per poster of each decision
+:mod:`fixate.data.synthetic.recgaze.truth`: expected fixation ms per poster of each decision
 visit); released data has none, and its samples carry no truth.
 """
 

@@ -32,46 +32,15 @@ stop follows from one renewal recursion on the millisecond grid per user (no see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
 from fixate.data.adserp.truth import TRUTH_COLUMNS, TRUTH_FILE, TRUTH_INFO
+from fixate.data.synthetic.adserp.simulator import EYES, Eyes, Simulator, Trial
 from fixate.data.tables import write_csv, write_json
-
-if TYPE_CHECKING:
-    from fixate.data.synthetic.adserp import _Simulator, _Trial
-
-
-@dataclass(frozen=True)
-class Eyes:
-    """The constants of the generator's eyes, shared with the truth so that the two cannot drift
-    apart. Integer ranges are ``rng.integers`` bounds (upper bound excluded)."""
-
-    on_item: float = 0.84  # chance that a fixation lands on an item picked by the gaze weights
-    fix_sigma: float = 0.486  # of the log-normal fixation duration (its median is the style's)
-    fix_ms: tuple[int, int] = (40, 1976)  # clip of a fixation's duration
-    first_onset_ms: tuple[int, int] = (60, 200)  # from the start of a stop
-    gap_ms: tuple[int, int] = (18, 46)  # from the end of a fixation to the next onset
-    background_x: tuple[int, int] = (80, 1200)  # page px
-    background_h: int = 900  # background rows below the scroll offset
-    header_px: int = 60  # on the unscrolled page, the header rows draw no background fixation
-    press_margin_ms: int = 250  # the last stop's fixations end this long before the press
-    last_look_ms: int = 210
-    last_look_lead_ms: int = 240  # the last look's onset before the press
-    last_look_min_stop_ms: int = 900  # only final stops this long have a last look
-    last_look_sd_px: float = 8.0  # horizontal jitter of the last look
-
-    def background_rows(self, scroll_px: float) -> tuple[int, int]:
-        """Rows below the scroll offset where a background fixation falls."""
-        return (self.header_px if scroll_px == 0 else 0, self.background_h)
-
-
-EYES = Eyes()
 
 
 def duration_pmf(median: float, eyes: Eyes = EYES) -> np.ndarray:
@@ -152,7 +121,7 @@ def last_look_share(
 
 
 def stop_truth(
-    sim: _Simulator,
+    sim: Simulator,
     start: int,
     end: int,
     scroll_px: float,
@@ -173,7 +142,7 @@ def stop_truth(
     return dwell
 
 
-def trial_truth(sim: _Simulator, log: _Trial, trial: str, table: np.ndarray) -> pd.DataFrame:
+def trial_truth(sim: Simulator, log: Trial, trial: str, table: np.ndarray) -> pd.DataFrame:
     """The truth rows of one trial (``TRUTH_COLUMNS``): every item of the page, with its expected
     dwell in the decision stop and from the press to the logged click."""
     start, press, scroll_px = log.decision
