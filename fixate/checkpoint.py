@@ -192,6 +192,8 @@ def _read(
         with safe_open(str(path), framework="pt") as handle:
             meta = json.loads((handle.metadata() or {})[_META_KEY])
             flat = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+        if not isinstance(meta, dict):
+            raise ValueError(f"its {_META_KEY!r} metadata is not a JSON object")
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
         if meta.get("digest") != digest:

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from fixate.data.samples import SIGNAL_COLUMNS, truth_of
 from fixate.metrics import sample_metrics
 from fixate.models import DEFAULT_INSTRUCTION, Backbone, ModelBatch, Screen, VisualFeatures
-from fixate.probe import probe
+from fixate.probe import check_options, probe
 from fixate.prompt import SoftPrompt
 
 
@@ -38,6 +38,9 @@ class ProbeSettings:
     window: int | None = None  # None: the backbone's default (Qwen3-VL 6, InternVL 5)
     options: dict = field(default_factory=dict)
     instruction: str = DEFAULT_INSTRUCTION
+
+    def __post_init__(self) -> None:
+        check_options(self.operator, self.options)  # before any model loads
 
 
 def batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
@@ -164,12 +164,15 @@ class SoftPrompt(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str | None = None) -> SoftPrompt:
-        """Read a file written by `save`."""
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
+        """Read a file written by `save`; a damaged or foreign file is a ValueError naming it."""
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError) as err:
+            raise ValueError(f"{path}: not a readable soft prompt file ({err})") from err
         if metadata.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a soft prompt written by fixate ({_FORMAT})")
-        tensors = load_file(str(path))
         n_basis, n_tokens, hidden = tensors["basis"].shape
         prompt = cls(
             hidden,

@@ -3,7 +3,6 @@
 import os
 from pathlib import Path
 
-from snakemake.utils import validate
 
 from fixate.data.adserp.raw import ORGANIC_FOLDER as ADSERP_ORGANIC_FOLDER
 from fixate.data.adserp.raw import TRIAL_FOLDERS as ADSERP_TRIAL_FOLDERS
@@ -15,13 +14,16 @@ from fixate.data.errors import RawDataError
 from fixate.data.recgaze.raw import user_ids as recgaze_raw_user_ids
 from fixate.data.synthetic.adserp.design import adserp_user_ids
 from fixate.data.synthetic.recgaze.design import recgaze_user_ids
+from fixate.config import check_config
 from fixate.names import BACKBONES, DATASETS, OPERATORS, alternatives
 from fixate.workflow import code_digest
 from fixate.data.samples import held_out_users
 from fixate.simulate.new_screens import SPEC_NAME as NEW_SCREENS_SPEC
 
 
-validate(config, schema="schemas/config.schema.yaml")
+ROOT = Path(workflow.basedir)
+# the schema's defaults are filled in; a violation names the configuration files and the key
+check_config(config, ROOT / "rules" / "schemas" / "config.schema.yaml", [*workflow.configfiles])
 
 # One spelling of each raw folder: `~` expanded, a trailing slash and `.` parts dropped, so the
 # inputs built from it name the files (`data/` gave `data//user_features.csv`, which Snakemake
@@ -32,7 +34,6 @@ for _dataset in ("recgaze", "adserp"):
             os.path.expanduser(config[_dataset]["raw_dir"])
         )
 
-ROOT = Path(workflow.basedir)
 RESULTS = "results"
 
 

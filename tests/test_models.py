@@ -20,7 +20,7 @@ from model_fixtures import (
 )
 from transformers import InternVLForConditionalGeneration, Qwen3VLForConditionalGeneration
 
-from fixate.models import DEFAULT_INSTRUCTION, Screen, load_backbone
+from fixate.models import DEFAULT_INSTRUCTION, ModelFolderError, Screen, load_backbone
 from fixate.models.attention import eager_attention
 from fixate.models.tiny import TINY_KINDS, materialise
 from fixate.probe.slots import pooling_matrix
@@ -69,7 +69,7 @@ def test_materialise_writes_a_real_checkpoint(tmp_path, device):
 def test_load_backbone_refuses_what_it_cannot_load(tmp_path):
     with pytest.raises(ValueError, match="unknown backbone kind"):
         load_backbone(tmp_path, "llava")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ModelFolderError, match="missing is not a local checkpoint folder"):
         load_backbone(tmp_path / "missing", "qwen3vl")
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["InternVLChatModel"]}))
     with pytest.raises(ValueError, match="trust_remote_code"):

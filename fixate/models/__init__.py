@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from transformers import InternVLForConditionalGeneration, Qwen3VLForConditionalGeneration
 
 from fixate.models.base import DEFAULT_INSTRUCTION, Backbone
+from fixate.models.folders import ModelFolderError, note_own_code, read_config
 from fixate.models.internvl import InternVLBackbone
 from fixate.models.internvl_original import is_original_layout, load_original
 from fixate.models.processors import load_processor
@@ -21,6 +21,7 @@ __all__ = [
     "ForwardOutput",
     "InternVLBackbone",
     "ModelBatch",
+    "ModelFolderError",
     "Qwen3VLBackbone",
     "Screen",
     "ScreenEncoding",
@@ -41,15 +42,14 @@ def _is_original_internvl(path: Path, kind: str, trust_remote_code: bool) -> boo
     none of its code is run (see `fixate.models.internvl_original`): it is a different checkpoint
     from the -HF one, and the flag keeps that choice visible in the configuration.
     """
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        hint = " (materialise tiny models first: fixate.models.tiny.materialise)"
-        raise FileNotFoundError(f"{path} is not a local checkpoint folder{hint}")
-    original = kind == "internvl" and is_original_layout(json.loads(config_file.read_text()))
+    config = read_config(path)  # every folder: a missing or broken config.json is named
+    original = kind == "internvl" and is_original_layout(config)
     if not original and trust_remote_code:
-        raise ValueError("trust_remote_code=True only applies to the original InternVL release")
+        raise ModelFolderError(
+            f"{path}: trust_remote_code=True only applies to the original InternVL release"
+        )
     if original and not trust_remote_code:
-        raise ValueError(
+        raise ModelFolderError(
             f"{path} is the original InternVL release (InternVLChatModel); use the native "
             "InternVL3_5-4B-HF layout, or opt in explicitly with trust_remote_code=True (it is "
             "converted to the native class at load time; none of its code is run)"
@@ -74,6 +74,7 @@ def load_backbone(
         raise ValueError(f"unknown backbone kind {kind!r}; choose one of {sorted(_BACKBONES)}")
     path = Path(path_or_name)
     original = _is_original_internvl(path, kind, trust_remote_code)
+    note_own_code(path)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     backbone_cls, model_cls = _BACKBONES[kind]

@@ -28,6 +28,7 @@ from transformers import AutoConfig, AutoTokenizer, InternVLConfig, InternVLForC
 from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
 
+from fixate.models.folders import ModelFolderError, read_config
 from fixate.models.processors import ImageOnlyInternVLProcessor
 
 # `architectures` of the original release (its `auto_map` points at the remote code)
@@ -199,7 +200,7 @@ def load_original(
     Raises ValueError naming any weight without a native counterpart, or any native weight the
     checkpoint does not provide.
     """
-    original = json.loads((path / "config.json").read_text())
+    original = read_config(path)
     processor = _processor(path, original)
     config = native_config(original, processor.image_token_id)
     weights = convert_state_dict(_read_weights(path), config.vision_config.hidden_size)
@@ -260,9 +261,18 @@ def _processor(path: Path, original: Mapping) -> ImageOnlyInternVLProcessor:
             image_mean=list(IMAGENET_DEFAULT_MEAN),
             image_std=list(IMAGENET_DEFAULT_STD),
         )
-    tokenizer = AutoTokenizer.from_pretrained(
-        str(path), local_files_only=True, extra_special_tokens=_NAMED_TOKENS
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(path),
+            local_files_only=True,
+            extra_special_tokens=_NAMED_TOKENS,
+            trust_remote_code=False,  # never ask: in a terminal transformers offers to run it
+        )
+    except ValueError as err:
+        raise ModelFolderError(
+            f"{path}: the tokenizer cannot be built from transformers' own classes, and the "
+            f"folder's own tokenizer code (auto_map in tokenizer_config.json) is never run ({err})"
+        ) from err
     return ImageOnlyInternVLProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,

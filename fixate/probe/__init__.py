@@ -21,10 +21,10 @@ from torch import Tensor
 from fixate.models.base import Backbone
 from fixate.models.records import ModelBatch, VisualFeatures
 from fixate.probe import attnlrp_rules  # noqa: F401  (registers "attnlrp-rules")
-from fixate.probe.operators import OPERATORS, get_operator, register_operator
+from fixate.probe.operators import OPERATORS, check_options, get_operator, register_operator
 from fixate.probe.slots import slot_distribution
 
-__all__ = ["OPERATORS", "ProbeResult", "probe", "register_operator"]
+__all__ = ["OPERATORS", "ProbeResult", "check_options", "probe", "register_operator"]
 
 
 @dataclass(frozen=True)

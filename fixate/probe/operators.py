@@ -22,8 +22,9 @@ normalise away except through their epsilon, so it only made the two modes disag
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -64,11 +65,28 @@ class Operator(ABC):
     ) -> Trace:
         """Run the model and compute relevance; `create_graph` keeps it differentiable."""
 
+    def option_names(self) -> frozenset[str] | None:
+        """The options (``probe.options``) that `trace` takes; None when it takes any."""
+        return options_of(self.trace)
+
+
+def options_of(
+    function: Callable[..., object], ignore: frozenset[str] = frozenset()
+) -> frozenset[str] | None:
+    """The parameters of ``function`` that an option can set (those with a default), less
+    ``ignore``; None when it takes arbitrary keywords."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters if p.default is not p.empty) - ignore
+
 
 OPERATORS: dict[str, Operator] = {}
 
 
 def register_operator(name: str, operator: Operator) -> None:
+    """Make ``operator`` available as ``probe(..., operator=name)`` (and to the workflow, see
+    `fixate.names`)."""
     OPERATORS[name] = operator
 
 
@@ -76,6 +94,19 @@ def get_operator(name: str) -> Operator:
     if name not in OPERATORS:
         raise ValueError(f"unknown operator {name!r}; choose one of {sorted(OPERATORS)}")
     return OPERATORS[name]
+
+
+def check_options(name: str, options: Mapping[str, object]) -> None:
+    """Refuse options that operator ``name`` does not take, naming them: a misspelt
+    ``probe.options`` key would otherwise surface as a TypeError inside the first probe, after
+    the model has loaded."""
+    taken = get_operator(name).option_names()
+    unknown = sorted(set(options) - taken) if taken is not None else []
+    if unknown:
+        raise ValueError(
+            f"probe.options: operator {name!r} takes no option {unknown}; "
+            f"its options: {sorted(taken)}"
+        )
 
 
 def target_scalar(logits: Tensor, answer_ids: Tensor | None) -> Tensor:
@@ -247,6 +278,9 @@ class AttentionOperator(Operator):
     def __init__(self, combine: Callable[..., Tensor], needs_backward: bool = True):
         self.combine = combine
         self.needs_backward = needs_backward
+
+    def option_names(self) -> frozenset[str] | None:
+        return options_of(self.combine, ignore=frozenset({"valid"}))
 
     def trace(
         self,

@@ -31,6 +31,7 @@ import numpy as np
 import yaml
 from PIL import Image, UnidentifiedImageError
 
+from fixate.data.files import utf8_error
 from fixate.data.render import draw_slot_labels
 from fixate.data.samples import image_file, read_samples
 
@@ -114,9 +115,13 @@ def read_spec(path: str | Path) -> list[NewScreen]:
     path = Path(path)
     if not path.is_file():
         raise ScreenSpecError(f"{path}: no such screen spec file")
+    data = path.read_bytes()
+    not_utf8 = utf8_error(path, data)
+    if not_utf8 is not None:
+        raise ScreenSpecError(str(not_utf8))
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        spec = yaml.safe_load(data.decode("utf-8"))
+    except yaml.YAMLError as err:
         raise ScreenSpecError(f"{path}: not a readable YAML/JSON file: {err}") from err
     try:
         jsonschema.validate(spec, SPEC_SCHEMA)

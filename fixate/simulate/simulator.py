@@ -71,17 +71,26 @@ class TrainedRun:
         if missing:
             raise FileNotFoundError(f"{run_dir} is not a finished training run: no {missing}")
         prompt = SoftPrompt.load(needed[1])
-        profiles = json.loads(needed[2].read_text())
+        profiles = read_json(needed[2])
         for path in map(Path, enrolled):
             prompt = prompt.merged(SoftPrompt.load(path))
             profiles.update(read_enrolled_profiles(path))
-        return cls(run_dir, json.loads(needed[0].read_text()), prompt, profiles)
+        return cls(run_dir, read_json(needed[0]), prompt, profiles)
 
     def backbone(self, model_dir: str | Path | None = None, device: str | None = None) -> Backbone:
         """The frozen backbone the run was trained against (``model_dir`` if it has moved)."""
         return load_backbone(
             model_dir or self.metrics["model_dir"], self.metrics["backbone"], device=device
         )
+
+
+def read_json(path: Path) -> dict:
+    """A run folder's JSON file; a damaged one is a ValueError naming it (the JSON error alone
+    names a line and column but not the file)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable JSON file ({err})") from err
 
 
 def enrolled_profiles_path(prompt_path: str | Path) -> Path:
@@ -93,7 +102,7 @@ def read_enrolled_profiles(prompt_path: str | Path) -> dict[str, str]:
     path = enrolled_profiles_path(prompt_path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the profiles of the users in {prompt_path} are missing")
-    return json.loads(path.read_text())["profiles"]
+    return read_json(path)["profiles"]
 
 
 def simulate(

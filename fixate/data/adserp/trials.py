@@ -36,6 +36,7 @@ from fixate.data.adserp.aoi import (
 from fixate.data.adserp.raw import (
     ORGANIC_FOLDER,
     PARTICIPANT_COLUMNS,
+    TRIAL_FOLDERS,
     Listing,
     participant_of,
     read_ad_boxes,
@@ -193,6 +194,8 @@ def build_trial(
     try:
         missing = listing.missing(trial)
         if missing:
+            if TRIAL_FOLDERS["metadata"][0] not in missing:  # its query still counts in the split
+                rec["slug"] = read_trial_metadata(trial_file(raw_dir, trial, "metadata")).slug
             raise _Dropped("missing_file", "no file in " + ", ".join(f"{m}/" for m in missing))
         organic = _checked_page(rec, raw_dir, profiles, organic_dir)
         mouse, click, timeline = _final_stop(rec, raw_dir, settings)
