@@ -30,7 +30,6 @@ if adserp_trials():
     include: "rules/adserp_serp.smk"
 
 
-
 rule all:
     """Everything the configuration asks for."""
     default_target: True

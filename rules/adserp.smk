@@ -18,17 +18,17 @@ if config["adserp"]["source"] == "synthetic":
             organic=directory(adserp_raw(ADSERP_ORGANIC_FOLDER)),
             truth=adserp_raw(ADSERP_TRUTH_FILE),
             truth_info=adserp_raw(ADSERP_TRUTH_INFO),
-        params:
-            synthetic=config["adserp"]["synthetic"],
         log:
             f"{RESULTS}/logs/adserp/synthetic.log",
         benchmark:
             f"{RESULTS}/benchmarks/adserp/synthetic.tsv"
+        conda:
+            "../envs/fixate.yaml"
         resources:
             mem_mb=4000,
             runtime=60,
-        conda:
-            "../envs/fixate.yaml"
+        params:
+            synthetic=config["adserp"]["synthetic"],
         script:
             "../workflow_scripts/adserp_synthetic.py"
 
@@ -46,17 +46,17 @@ rule adserp_trials:
         serp_aoi=adserp_serp_aoi(),
     output:
         trials=f"{AD}/tables/trials/{{user}}.parquet",
-    params:
-        preprocess=config["adserp"]["preprocess"],
     log:
         f"{RESULTS}/logs/adserp/trials/{{user}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/adserp/trials/{{user}}.tsv"
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        preprocess=config["adserp"]["preprocess"],
     script:
         "../workflow_scripts/adserp_trials.py"
 
@@ -68,17 +68,17 @@ rule adserp_render:
         screenshots=adserp_raw("screenshot"),
     output:
         done=f"{AD}/images/{{user}}.json",
-    params:
-        quality=config["adserp"]["render"]["jpeg_quality"],
     log:
         f"{RESULTS}/logs/adserp/render/{{user}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/adserp/render/{{user}}.tsv"
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        quality=config["adserp"]["render"]["jpeg_quality"],
     script:
         "../workflow_scripts/adserp_render.py"
 
@@ -97,15 +97,15 @@ rule adserp_split:
     output:
         split=f"{AD}/split.json",
         report=f"{AD}/report.json",
-    params:
-        split=config["adserp"]["split"],
     log:
         f"{RESULTS}/logs/adserp/split.log",
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        split=config["adserp"]["split"],
     script:
         "../workflow_scripts/adserp_split.py"
 
@@ -122,10 +122,10 @@ rule adserp_shard:
         shard=f"{AD}/samples/{{user}}.parquet",
     log:
         f"{RESULTS}/logs/adserp/shard/{{user}}.log",
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/fixate.yaml"
     script:
         "../workflow_scripts/adserp_shard.py"

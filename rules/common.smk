@@ -20,7 +20,6 @@ from fixate.workflow import code_digest
 from fixate.data.samples import held_out_users
 from fixate.simulate.new_screens import SPEC_NAME as NEW_SCREENS_SPEC
 
-
 ROOT = Path(workflow.basedir)
 # the schema's defaults are filled in; a violation names the configuration files and the key
 check_config(config, ROOT / "rules" / "schemas" / "config.schema.yaml", [*workflow.configfiles])
@@ -79,7 +78,9 @@ def recgaze_posters():
 
 def recgaze_truth():
     """The planted gaze truth as an input when the data is synthetic (released data has none)."""
-    return [recgaze_raw("truth/gaze_truth.csv")] if config["recgaze"]["source"] == "synthetic" else []
+    return (
+        [recgaze_raw("truth/gaze_truth.csv")] if config["recgaze"]["source"] == "synthetic" else []
+    )
 
 
 def recgaze_users():
@@ -194,7 +195,9 @@ def variants():
     unknown = set(exp.get("ablations", [])) - set(config.get("ablations", {}))
     if unknown:
         raise WorkflowError(f"experiment.ablations names unknown ablations: {sorted(unknown)}")
-    return [f"{s}-{a}" if a else s for s in exp["signals"] for a in [None, *exp.get("ablations", [])]]
+    return [
+        f"{s}-{a}" if a else s for s in exp["signals"] for a in [None, *exp.get("ablations", [])]
+    ]
 
 
 def train_settings(variant):
@@ -231,8 +234,9 @@ def experiment_outputs():
 
 
 def aggregates_of(dataset):
-    return expand(f"{RESULTS}/{dataset}_{{operator}}.json",
-                  operator=config["experiment"]["operators"])
+    return expand(
+        f"{RESULTS}/{dataset}_{{operator}}.json", operator=config["experiment"]["operators"]
+    )
 
 
 def main_run(dataset, backbone, operator, seed=None):
@@ -275,9 +279,12 @@ def report_outputs():
     for dataset in exp["datasets"]:
         outputs += table_outputs(dataset)
         outputs.append(f"{RESULTS}/plots/{dataset}_metrics.png")
-        outputs += expand(f"{RESULTS}/plots/{dataset}_{{backbone}}_{{operator}}_{{kind}}.png",
-                          backbone=exp["backbones"], operator=exp["operators"],
-                          kind=["training", "screens"])
+        outputs += expand(
+            f"{RESULTS}/plots/{dataset}_{{backbone}}_{{operator}}_{{kind}}.png",
+            backbone=exp["backbones"],
+            operator=exp["operators"],
+            kind=["training", "screens"],
+        )
     return outputs
 
 

@@ -5,15 +5,15 @@ rule model_tiny:
     """Materialise a tiny randomly initialised model with its offline tokenizer and processor."""
     output:
         directory(f"{RESULTS}/models/{{name}}"),
-    wildcard_constraints:
-        name="|".join(TINY_MODELS),
     log:
         f"{RESULTS}/logs/models/{{name}}.log",
+    wildcard_constraints:
+        name="|".join(TINY_MODELS),
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/fixate.yaml"
     script:
         "../workflow_scripts/model_tiny.py"
 
@@ -30,21 +30,21 @@ rule model_seeing:
     output:
         model=directory(f"{RESULTS}/models/{{name}}-seeing"),
         report=f"{RESULTS}/models/{{name}}-seeing.json",
-    wildcard_constraints:
-        name="|".join(TINY_MODELS),
-    params:
-        see=config["see"],
-        kind=lambda w: w.name.removeprefix("tiny-"),
-        dataset_dir=lambda w, input: str(Path(input.screens).parent.parent),
     log:
         f"{RESULTS}/logs/models/{{name}}-seeing.log",
     benchmark:
         f"{RESULTS}/benchmarks/models/{{name}}-seeing.tsv"
+    wildcard_constraints:
+        name="|".join(TINY_MODELS),
+    conda:
+        "../envs/fixate.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=lambda w: 10 + config["see"]["steps"] // 50,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        see=config["see"],
+        kind=lambda w: w.name.removeprefix("tiny-"),
+        dataset_dir=lambda w, input: str(Path(input.screens).parent.parent),
     script:
         "../workflow_scripts/model_seeing.py"

@@ -15,17 +15,17 @@ if config["recgaze"]["source"] == "synthetic":
             user_features=f"{RG}/raw/user_features.csv",
             posters=directory(f"{RG}/raw/posters"),
             truth=f"{RG}/raw/truth/gaze_truth.csv",
-        params:
-            synthetic=config["recgaze"]["synthetic"],
         log:
             f"{RESULTS}/logs/recgaze/synthetic.log",
         benchmark:
             f"{RESULTS}/benchmarks/recgaze/synthetic.tsv"
+        conda:
+            "../envs/fixate.yaml"
         resources:
             mem_mb=4000,
             runtime=30,
-        conda:
-            "../envs/fixate.yaml"
+        params:
+            synthetic=config["recgaze"]["synthetic"],
         script:
             "../workflow_scripts/recgaze_synthetic.py"
 
@@ -39,17 +39,17 @@ rule recgaze_events:
     output:
         events=f"{RG}/tables/events.parquet",
         counts=f"{RG}/tables/event_counts.json",
-    params:
-        preprocess=config["recgaze"]["preprocess"],
     log:
         f"{RESULTS}/logs/recgaze/events.log",
     benchmark:
         f"{RESULTS}/benchmarks/recgaze/events.tsv"
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=8000,
         runtime=30,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        preprocess=config["recgaze"]["preprocess"],
     script:
         "../workflow_scripts/recgaze_events.py"
 
@@ -66,17 +66,17 @@ rule recgaze_screens:
         screens=f"{RG}/tables/screens.parquet",
         split=f"{RG}/split.json",
         report=f"{RG}/report.json",
-    params:
-        split_seed=config["recgaze"]["preprocess"]["split_seed"],
     log:
         f"{RESULTS}/logs/recgaze/screens.log",
     benchmark:
         f"{RESULTS}/benchmarks/recgaze/screens.tsv"
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=8000,
         runtime=30,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        split_seed=config["recgaze"]["preprocess"]["split_seed"],
     script:
         "../workflow_scripts/recgaze_screens.py"
 
@@ -90,17 +90,17 @@ rule recgaze_render:
         posters=recgaze_posters(),
     output:
         done=f"{RG}/images/{{user}}.json",
-    params:
-        quality=config["recgaze"]["render"]["jpeg_quality"],
     log:
         f"{RESULTS}/logs/recgaze/render/{{user}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/recgaze/render/{{user}}.tsv"
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        quality=config["recgaze"]["render"]["jpeg_quality"],
     script:
         "../workflow_scripts/recgaze_render.py"
 
@@ -115,10 +115,10 @@ rule recgaze_shard:
         shard=f"{RG}/samples/{{user}}.parquet",
     log:
         f"{RESULTS}/logs/recgaze/shard/{{user}}.log",
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/fixate.yaml"
     script:
         "../workflow_scripts/recgaze_shard.py"

@@ -6,18 +6,19 @@ rule tables:
     input:
         lambda w: aggregates_of(w.dataset),
     output:
-        csv=report(f"{RESULTS}/tables/{{dataset}}.csv", caption="../report/table.rst",
-                   category="Tables"),
+        csv=report(
+            f"{RESULTS}/tables/{{dataset}}.csv", caption="../report/table.rst", category="Tables"
+        ),
         md=f"{RESULTS}/tables/{{dataset}}.md",
-    params:
-        variants=config["experiment"]["signals"],
-        title=lambda w: f"{w.dataset} results",
-        fixate_only=False,
     log:
         f"{RESULTS}/logs/report/tables_{{dataset}}.log",
     localrule: True
     conda:
         "../envs/fixate.yaml"
+    params:
+        variants=config["experiment"]["signals"],
+        title=lambda w: f"{w.dataset} results",
+        fixate_only=False,
     script:
         "../workflow_scripts/tables.py"
 
@@ -27,18 +28,21 @@ rule ablation_table:
     input:
         lambda w: aggregates_of(w.dataset),
     output:
-        csv=report(f"{RESULTS}/tables/{{dataset}}_ablations.csv", caption="../report/table.rst",
-                   category="Tables"),
+        csv=report(
+            f"{RESULTS}/tables/{{dataset}}_ablations.csv",
+            caption="../report/table.rst",
+            category="Tables",
+        ),
         md=f"{RESULTS}/tables/{{dataset}}_ablations.md",
-    params:
-        variants=[v for v in variants() if "-" in v],
-        title=lambda w: f"{w.dataset} ablations",
-        fixate_only=True,
     log:
         f"{RESULTS}/logs/report/ablations_{{dataset}}.log",
     localrule: True
     conda:
         "../envs/fixate.yaml"
+    params:
+        variants=[v for v in variants() if "-" in v],
+        title=lambda w: f"{w.dataset} ablations",
+        fixate_only=True,
     script:
         "../workflow_scripts/tables.py"
 
@@ -48,15 +52,18 @@ rule plot_metrics:
     input:
         lambda w: aggregates_of(w.dataset),
     output:
-        report(f"{RESULTS}/plots/{{dataset}}_metrics.png", caption="../report/metrics.rst",
-               category="Figures"),
-    params:
-        variant=config["experiment"]["signals"][0],
+        report(
+            f"{RESULTS}/plots/{{dataset}}_metrics.png",
+            caption="../report/metrics.rst",
+            category="Figures",
+        ),
     log:
         f"{RESULTS}/logs/report/metrics_{{dataset}}.log",
     localrule: True
     conda:
         "../envs/fixate.yaml"
+    params:
+        variant=config["experiment"]["signals"][0],
     script:
         "../workflow_scripts/plot_metrics.py"
 
@@ -69,8 +76,11 @@ rule plot_training:
             seed=config["experiment"]["seeds"],
         ),
     output:
-        report(f"{RESULTS}/plots/{{dataset}}_{{backbone}}_{{operator}}_training.png",
-               caption="../report/training.rst", category="Figures"),
+        report(
+            f"{RESULTS}/plots/{{dataset}}_{{backbone}}_{{operator}}_training.png",
+            caption="../report/training.rst",
+            category="Figures",
+        ),
     log:
         f"{RESULTS}/logs/report/training_{{dataset}}_{{backbone}}_{{operator}}.log",
     localrule: True
@@ -86,14 +96,17 @@ rule plot_screens:
         shards=lambda w: dataset_shards(w.dataset),
         per_sample=lambda w: f"{main_run(w.dataset, w.backbone, w.operator)}/per_sample.parquet",
     output:
-        report(f"{RESULTS}/plots/{{dataset}}_{{backbone}}_{{operator}}_screens.png",
-               caption="../report/screens.rst", category="Figures"),
-    params:
-        signal=config["experiment"]["signals"][0],
+        report(
+            f"{RESULTS}/plots/{{dataset}}_{{backbone}}_{{operator}}_screens.png",
+            caption="../report/screens.rst",
+            category="Figures",
+        ),
     log:
         f"{RESULTS}/logs/report/screens_{{dataset}}_{{backbone}}_{{operator}}.log",
     localrule: True
     conda:
         "../envs/fixate.yaml"
+    params:
+        signal=config["experiment"]["signals"][0],
     script:
         "../workflow_scripts/plot_screens.py"

@@ -10,18 +10,18 @@ rule new_screens:
         posters=recgaze_posters(),
     output:
         directory(NEW_SCREENS),
-    params:
-        n=config["screens"]["n"],
-        seed=config["screens"]["seed"],
     log:
         f"{RESULTS}/logs/screens/new_carousels.log",
     benchmark:
         f"{RESULTS}/benchmarks/screens/new_carousels.tsv"
+    conda:
+        "../envs/fixate.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        n=config["screens"]["n"],
+        seed=config["screens"]["seed"],
     script:
         "../workflow_scripts/new_screens.py"
 
@@ -32,25 +32,26 @@ rule simulate:
     input:
         run=lambda w: run_files(simulation(w.name)["run_dir"]),
         screens=lambda w: (
-            [NEW_SCREENS] if config["simulate"][w.name]["screens"] == "new"
+            [NEW_SCREENS]
+            if config["simulate"][w.name]["screens"] == "new"
             else [simulation(w.name)["screens_path"]]
         ),
         model=lambda w: model_dir(simulation(w.name)["backbone"]),
     output:
         directory(f"{RESULTS}/simulate/{{name}}"),
-    params:
-        simulation=lambda w: simulation(w.name),
     log:
         f"{RESULTS}/logs/simulate/{{name}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/simulate/{{name}}.tsv"
+    conda:
+        "../envs/fixate.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=16000,
         runtime=120,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        simulation=lambda w: simulation(w.name),
     script:
         "../workflow_scripts/simulate.py"
 
@@ -60,28 +61,30 @@ rule enroll:
     and score them on their test screens."""
     input:
         run=lambda w: run_files(ENROLL_RUN.format(**w)),
-        shards=lambda w: expand(f"{RESULTS}/{w.dataset}/samples/{{user}}.parquet",
-                                user=enrolled_users(w.dataset, w.variant)),
+        shards=lambda w: expand(
+            f"{RESULTS}/{w.dataset}/samples/{{user}}.parquet",
+            user=enrolled_users(w.dataset, w.variant),
+        ),
         model=lambda w: model_dir(w.backbone),
     output:
         prompt=f"{ENROLL_RUN}/enrolled/k{{k}}.safetensors",
         profiles=f"{ENROLL_RUN}/enrolled/k{{k}}.json",
         scores=f"{ENROLL_RUN}/enrolled/k{{k}}_test.parquet",
-    wildcard_constraints:
-        k=r"\d+",
-    params:
-        enroll=config["enroll"],
     log:
         f"{RESULTS}/logs/enroll/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}/k{{k}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/enroll/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}/k{{k}}.tsv"
+    wildcard_constraints:
+        k=r"\d+",
+    conda:
+        "../envs/fixate.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=16000,
         runtime=120,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        enroll=config["enroll"],
     script:
         "../workflow_scripts/enroll.py"
 
@@ -94,17 +97,20 @@ rule enroll_curve:
     output:
         json=f"{RESULTS}/enroll/{{dataset}}_{{operator}}.json",
         md=f"{RESULTS}/enroll/{{dataset}}_{{operator}}.md",
-        plot=report(f"{RESULTS}/enroll/{{dataset}}_{{operator}}.png",
-                    caption="../report/enroll.rst", category="Figures"),
-    params:
-        enroll=config["enroll"],
+        plot=report(
+            f"{RESULTS}/enroll/{{dataset}}_{{operator}}.png",
+            caption="../report/enroll.rst",
+            category="Figures",
+        ),
     log:
         f"{RESULTS}/logs/enroll/{{dataset}}_{{operator}}.log",
-    resources:
-        mem_mb=2000,
-        runtime=10,
     localrule: True
     conda:
         "../envs/fixate.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        enroll=config["enroll"],
     script:
         "../workflow_scripts/enroll_curve.py"

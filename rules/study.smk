@@ -9,17 +9,18 @@ rule known_truth:
     output:
         json=f"{RESULTS}/study/known_truth.json",
         md=f"{RESULTS}/study/known_truth.md",
-        plot=report(f"{RESULTS}/study/known_truth.png", caption="../report/study.rst",
-                    category="Figures"),
-    params:
-        study=config["study"],
+        plot=report(
+            f"{RESULTS}/study/known_truth.png", caption="../report/study.rst", category="Figures"
+        ),
     log:
         f"{RESULTS}/logs/study/known_truth.log",
-    resources:
-        mem_mb=2000,
-        runtime=10,
     localrule: True
     conda:
         "../envs/fixate.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        study=config["study"],
     script:
         "../workflow_scripts/known_truth.py"

@@ -21,26 +21,29 @@ rule train:
         prompt=f"{RUN}/prompt.safetensors",
         profiles=f"{RUN}/profiles.json",
         log_csv=f"{RUN}/train_log.csv",
-    params:
-        train=lambda w: {**train_settings(w.variant),
-                         "probe": {**config.get("train", {}).get("probe", {}),
-                                   **({"instruction": INSTRUCTIONS[w.dataset]}
-                                      if w.dataset in INSTRUCTIONS else {}),
-                                   "operator": w.operator}},
-        trust_remote_code=lambda w: config["backbones"][w.backbone].get("trust_remote_code", False),
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{dataset}}/{{backbone}}/{{operator}}/{{variant}}/seed{{seed}}.tsv"
-    threads: 2
     retries: 1
+    conda:
+        "../envs/fixate.yaml"
+    threads: 2
     resources:
         # devices of one run: 2+ trains data parallel (`--set-resources train:gpu=2`)
         gpu=1,
         mem_mb=lambda w, attempt: 32000 * attempt,
         runtime=720,
-    conda:
-        "../envs/fixate.yaml"
+    params:
+        train=lambda w: {
+            **train_settings(w.variant),
+            "probe": {
+                **config.get("train", {}).get("probe", {}),
+                **({"instruction": INSTRUCTIONS[w.dataset]} if w.dataset in INSTRUCTIONS else {}),
+                "operator": w.operator,
+            },
+        },
+        trust_remote_code=lambda w: config["backbones"][w.backbone].get("trust_remote_code", False),
     script:
         "../workflow_scripts/train.py"
 
@@ -56,15 +59,15 @@ rule aggregate:
         ),
     output:
         f"{RESULTS}/{{dataset}}_{{operator}}.json",
-    params:
-        experiment=config["experiment"],
     log:
         f"{RESULTS}/logs/aggregate/{{dataset}}_{{operator}}.log",
-    resources:
-        mem_mb=1000,
-        runtime=10,
     localrule: True
     conda:
         "../envs/fixate.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        experiment=config["experiment"],
     script:
         "../workflow_scripts/aggregate.py"
