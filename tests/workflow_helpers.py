@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -47,10 +48,19 @@ def merge(base: dict, extra: dict) -> None:
             base[key] = value
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run Snakemake as a user would, from the workflow folder."""
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run Snakemake as a user would, from the workflow folder (``env``: extra variables)."""
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
-    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        cmd,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **(env or {})},
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from fixate.models.base import Backbone
 from fixate.models.records import ModelBatch, VisualFeatures
+from fixate.plugins import load_plugins
 from fixate.probe import attnlrp_rules  # noqa: F401  (registers "attnlrp-rules")
 from fixate.probe.operators import OPERATORS, check_options, get_operator, register_operator
 from fixate.probe.slots import slot_distribution
@@ -81,3 +82,6 @@ def probe(
     if differentiable:
         return result
     return ProbeResult(**{f.name: getattr(result, f.name).detach() for f in fields(result)})
+
+
+load_plugins()  # operators registered by the modules FIXATE_PLUGINS names (`fixate.plugins`)
