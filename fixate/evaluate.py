@@ -15,7 +15,8 @@ modes of a model; answer accuracy exists only in ``fg``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,22 @@ from tqdm import tqdm
 
 from fixate.data.samples import SIGNAL_COLUMNS, truth_of
 from fixate.metrics import sample_metrics
-from fixate.models import DEFAULT_INSTRUCTION, Backbone, ModelBatch, Screen, VisualFeatures
+from fixate.models import (
+    DEFAULT_INSTRUCTION,
+    Backbone,
+    ModelBatch,
+    Screen,
+    ScreenEncoding,
+    VisualFeatures,
+)
+from fixate.models.cache import FeatureCache, screen_key
+from fixate.prefetch import prefetched
 from fixate.probe import check_options, probe
 from fixate.prompt import SoftPrompt
+
+EVALUATION_AHEAD = 3
+"""Blocks read and encoded in background threads while the device scores one
+(`evaluate_model`); each holds its screens' pixels until scored."""
 
 
 @dataclass(frozen=True)
@@ -59,52 +73,58 @@ def soft_inputs(prompt: SoftPrompt | None, users: Sequence[str]) -> tuple[Tensor
 def answer_scores(
     backbone: Backbone,
     screens: Sequence[Screen],
+    encodings: Sequence[ScreenEncoding],
+    open_batch: ModelBatch,
     soft: Tensor | None,
-    n_soft: int,
     features: VisualFeatures,
-    instruction: str,
-    open_batch: ModelBatch | None = None,
 ) -> list[np.ndarray]:
     """Log-probability of every candidate name of every screen, as the model would answer.
 
-    Names of one token (RecGaze letters) are read from a single pass without an answer
-    (``open_batch``: the screens encoded without answers, when the caller has it); a name of
-    several tokens (AdSERP box 12) is scored by a teacher-forced pass with that name.
+    ``encodings`` are the screens encoded without answers, ``open_batch`` their collated batch
+    and ``features`` its visual features. Names of one token (RecGaze letters) are read from a
+    single pass of that batch; names of several tokens (AdSERP box 12) are scored by passes with
+    each such name appended, batched as wide as the screens and reusing the screens' encodings
+    and features, so neither the image processor nor the vision tower runs again.
     """
-    if open_batch is None:
-        open_screens = [replace(s, answer=None) for s in screens]
-        open_batch = backbone.encode(open_screens, n_soft, instruction)
     with torch.no_grad():
         last = backbone.forward(open_batch, backbone.embed(open_batch, soft), features, window=0)
         log_probs = torch.log_softmax(last.logits[:, -1].float(), dim=-1).cpu()
-    scores = []
-    for i, screen in enumerate(screens):
-        ids = [backbone.answer_ids(name) for name in screen.slot_names]
-        values = np.array([float(log_probs[i, t[0]]) if len(t) == 1 else np.nan for t in ids])
-        for j in np.flatnonzero(np.isnan(values)):
-            values[j] = _sequence_log_prob(
-                backbone, screen, screen.slot_names[j], soft, i, n_soft, instruction
-            )
-        scores.append(values)
+    ids = [[backbone.answer_ids(name) for name in screen.slot_names] for screen in screens]
+    scores = [
+        np.array([float(log_probs[i, t[0]]) if len(t) == 1 else np.nan for t in names])
+        for i, names in enumerate(ids)
+    ]
+    longer = [(i, j) for i, names in enumerate(ids) for j, t in enumerate(names) if len(t) > 1]
+    if longer:
+        rows = features.per_screen([len(cells) for cells in open_batch.token_cells])
+    for start in range(0, len(longer), len(screens)):
+        chunk = longer[start : start + len(screens)]
+        screen_rows = [i for i, _ in chunk]
+        values = _sequence_log_probs(
+            backbone,
+            [encodings[i].answered(ids[i][j]) for i, j in chunk],
+            None if soft is None else soft[screen_rows],
+            VisualFeatures.from_screens([rows[i] for i in screen_rows]),
+        )
+        for (i, j), value in zip(chunk, values, strict=True):
+            scores[i][j] = value
     return scores
 
 
-def _sequence_log_prob(
+def _sequence_log_probs(
     backbone: Backbone,
-    screen: Screen,
-    name: str,
+    encodings: Sequence[ScreenEncoding],
     soft: Tensor | None,
-    row: int,
-    n_soft: int,
-    instruction: str,
-) -> float:
-    batch = backbone.encode([replace(screen, answer=name)], n_soft, instruction)
-    own_soft = None if soft is None else soft[row : row + 1]
+    features: VisualFeatures,
+) -> list[float]:
+    """Summed log-probability of each encoding's answer tokens, teacher-forced."""
+    batch = backbone.collate(encodings)
     with torch.no_grad():
-        out = backbone.run(batch, own_soft)
-        log_probs = torch.log_softmax(out.logits[0].float(), dim=-1)
-        ids = batch.answer_ids[0]
-        return float(log_probs[torch.arange(len(ids)), ids].sum())
+        out = backbone.forward(batch, backbone.embed(batch, soft), features, window=0)
+        log_probs = torch.log_softmax(out.logits.float(), dim=-1)
+    ids = batch.answer_ids
+    picked = log_probs.gather(-1, ids.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * (ids != -100)).sum(dim=1).tolist()
 
 
 def probe_slots(
@@ -130,6 +150,28 @@ def probe_slots(
     return [s[m] for s, m in zip(slots, mask, strict=True)]
 
 
+@dataclass(frozen=True)
+class _EncodedBlock:
+    """One block of sample rows, read and encoded without answers (CPU work done ahead)."""
+
+    rows: list[dict]
+    screens: list[Screen]
+    keys: list[str] | None  # `screen_key` of each screen, when a feature cache serves them
+    encodings: list[ScreenEncoding]
+    open_batch: ModelBatch
+
+
+def _encode_block(
+    backbone: Backbone, n_soft: int, instruction: str, keyed: bool, block: pd.DataFrame
+) -> _EncodedBlock:
+    rows = block.to_dict("records")
+    screens = [Screen.from_sample(row, teacher_forced=False) for row in rows]
+    # the image processor runs once per screen: the answered batches append answer tokens
+    encodings = [backbone.encode_screen(s, n_soft, instruction) for s in screens]
+    keys = [screen_key(s) for s in screens] if keyed else None
+    return _EncodedBlock(rows, screens, keys, encodings, backbone.collate(encodings))
+
+
 def evaluate_model(
     backbone: Backbone,
     samples: pd.DataFrame,
@@ -140,26 +182,38 @@ def evaluate_model(
     name: str = "fixate",
     free_generation: bool = True,
     progress: bool = True,
+    feature_cache: FeatureCache | None = None,
 ) -> pd.DataFrame:
     """Per-sample metrics of one model (``name``: "backbone" or "fixate") in its tf/fg modes.
 
     A ``prompt_user`` column in ``samples`` gives each screen another user's soft prompt (the
-    identity test); by default every screen gets its own user's."""
+    identity test); by default every screen gets its own user's. Blocks are read and encoded
+    `EVALUATION_AHEAD` ahead in background threads while the device scores the current one, and
+    with ``feature_cache`` (the training run's) a screen's visual features are computed once for
+    all the evaluations that share the cache."""
     dwell_column = SIGNAL_COLUMNS[signal]
-    records = []
+    n_soft = 0 if prompt is None else prompt.n_tokens
+    encode = partial(
+        _encode_block, backbone, n_soft, settings.instruction, feature_cache is not None
+    )
     blocks = list(batches(samples, batch_size))
-    for block in tqdm(blocks, desc=f"evaluate {name}", disable=not progress, mininterval=5.0):
-        rows = block.to_dict("records")
-        screens = [Screen.from_sample(row, teacher_forced=False) for row in rows]
-        soft, n_soft = soft_inputs(prompt, [row.get("prompt_user", row["user_id"]) for row in rows])
-        # the image processor runs once per screen: the answered batches append answer tokens
-        encodings = [backbone.encode_screen(s, n_soft, settings.instruction) for s in screens]
+    records = []
+    for block in tqdm(
+        prefetched(encode, blocks, EVALUATION_AHEAD),
+        total=len(blocks),
+        desc=f"evaluate {name}",
+        disable=not progress,
+        mininterval=5.0,
+    ):
+        rows, screens, encodings = block.rows, block.screens, block.encodings
+        soft, _ = soft_inputs(prompt, [row.get("prompt_user", row["user_id"]) for row in rows])
         with torch.no_grad():
-            open_batch = backbone.collate(encodings)
-            features = backbone.image_features(open_batch)
-        scores = answer_scores(
-            backbone, screens, soft, n_soft, features, settings.instruction, open_batch
-        )
+            features = (
+                backbone.image_features(block.open_batch)
+                if feature_cache is None
+                else feature_cache.features(block.open_batch, screens, block.keys)
+            )
+        scores = answer_scores(backbone, screens, encodings, block.open_batch, soft, features)
         clicked = [s.slot_names[int(row["label"])] for s, row in zip(screens, rows, strict=True)]
         generated = [s.slot_names[int(np.argmax(v))] for s, v in zip(screens, scores, strict=True)]
         answers = {"tf": clicked, "fg": generated} if free_generation else {"tf": clicked}
@@ -169,28 +223,29 @@ def evaluate_model(
             )
             slots = probe_slots(backbone, batch, soft, settings, features)
             for row, p, score, answer in zip(rows, slots, scores, generated, strict=True):
-                option_probs = np.exp(score - score.max())
-                record = {
-                    "mode": f"{name}_{mode}",
-                    "user_id": row["user_id"],
-                    "screen_id": row["screen_id"],
-                    "n_candidates": int(row["n_candidates"]),
-                    "label": int(row["label"]),
-                    "slots": p.astype(float).tolist(),
-                    "prompt_user": row.get("prompt_user", row["user_id"]),
-                    **sample_metrics(
-                        p,
-                        row[dwell_column],
-                        int(row["label"]),
-                        option_probs,
-                        truth=truth_of(row.get("truth_ms")),
-                    ),
-                }
+                record = _record(f"{name}_{mode}", row, p, score, dwell_column)
                 if mode == "fg":
                     record["answer"] = answer
                     record["answer_accuracy"] = float(answer == row["slot_names"][row["label"]])
                 records.append(record)
     return pd.DataFrame(records)
+
+
+def _record(mode: str, row: dict, slots: np.ndarray, score: np.ndarray, dwell: str) -> dict:
+    """One sample's metrics in one mode (``dwell``: the column the model is compared with)."""
+    option_probs = np.exp(score - score.max())
+    return {
+        "mode": mode,
+        "user_id": row["user_id"],
+        "screen_id": row["screen_id"],
+        "n_candidates": int(row["n_candidates"]),
+        "label": int(row["label"]),
+        "slots": slots.astype(float).tolist(),
+        "prompt_user": row.get("prompt_user", row["user_id"]),
+        **sample_metrics(
+            slots, row[dwell], int(row["label"]), option_probs, truth=truth_of(row.get("truth_ms"))
+        ),
+    }
 
 
 def swapped_prompts(samples: pd.DataFrame, shifts: int = 3) -> pd.DataFrame:

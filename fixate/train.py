@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -417,6 +418,7 @@ class Trainer:
             name=name,
             free_generation=free_generation,
             progress=name != "val" and self.processes.is_main_process,
+            feature_cache=self.inputs.feature_cache,
         )
         parts = gather_object([part]) if world > 1 else [part]
         return pd.concat(parts, ignore_index=True).sort_values(
@@ -457,7 +459,9 @@ def run(
         processes.num_processes,
         processes.device,
     )
+    started = time.monotonic()
     trainer.fit()
+    fitted = time.monotonic()
     metrics, per_sample = trainer.test()
     metrics = {
         "dataset": dataset,
@@ -468,6 +472,7 @@ def run(
         "best_val_score": trainer.state["best_score"],
         "config": asdict(config),
         "n_samples": {s: len(getattr(trainer, f"{s}_set")) for s in ("train", "val", "test")},
+        "resources": run_resources(trainer, fitted - started, time.monotonic() - fitted),
         **metrics,
     }
     if processes.is_main_process:
@@ -477,3 +482,22 @@ def run(
         write_train_log(trainer.state["log"], out_dir / "train_log.csv")
         write_json(metrics, out_dir / "metrics.json")
     return metrics
+
+
+def run_resources(trainer: Trainer, fit_s: float, test_s: float) -> dict:
+    """What a run cost, for planning a grid: wall seconds of training (with validation) and of
+    the test, the feature cache's use, and the device's peak memory (GPU only)."""
+    cache = trainer.inputs.feature_cache
+    device = trainer.backbone.device
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    return {
+        "fit_seconds": round(fit_s, 1),
+        "test_seconds": round(test_s, 1),
+        "feature_cache": {
+            "screens": len(cache),
+            "hits": cache.hits,
+            "misses": cache.misses,
+            "gib": {tier: used / 2**30 for tier, used in cache.used_bytes.items()},
+        },
+        "peak_gpu_gib": None if peak is None else peak / 2**30,
+    }

@@ -8,11 +8,8 @@ runs in background threads while the device trains, and the loop only asks for t
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -22,6 +19,7 @@ from fixate.data.samples import SIGNAL_COLUMNS
 from fixate.models.base import Backbone
 from fixate.models.cache import FeatureCache, screen_key
 from fixate.models.records import ModelBatch, Screen, ScreenEncoding, VisualFeatures
+from fixate.prefetch import prefetched
 
 PREPARED_AHEAD = 2
 """Batches prepared in background threads while one trains (`TrainingBatches.encoded`). With
@@ -112,20 +110,11 @@ class TrainingBatches:
         step on a GPU (the image processing only until `encode_screen` has kept the sample's
         layout); PIL, numpy and the tokenisers release the GIL, so the threads overlap them with
         the step, and with each other (`Backbone.thread_processor`). `blocks` may be lazy and is
-        read `PREPARED_AHEAD` blocks ahead, so the loop passes every remaining epoch's blocks at
-        once: the prefetch then runs across epoch boundaries instead of stalling each epoch's
-        start. Closing the iterator early (an early stop, an error) shuts the threads down;
-        batches prepared ahead are then dropped.
+        read `PREPARED_AHEAD` blocks ahead (`fixate.prefetch.prefetched`), so the loop passes
+        every remaining epoch's blocks at once: the prefetch then runs across epoch boundaries
+        instead of stalling each epoch's start.
         """
-        if not self.prefetch:
-            yield from map(self.prepare, blocks)
-            return
-        with ThreadPoolExecutor(max_workers=PREPARED_AHEAD) as pool:
-            futures = (pool.submit(self.prepare, block) for block in blocks)
-            pending = deque(islice(futures, PREPARED_AHEAD))
-            while pending:
-                pending.extend(islice(futures, 1))  # queued before the caller gets this batch
-                yield pending.popleft().result()
+        yield from prefetched(self.prepare, blocks, PREPARED_AHEAD if self.prefetch else 0)
 
     def features(self, prepared: PreparedBatch) -> VisualFeatures:
         """The batch's visual features, through the cache (the vision tower runs only on the

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,13 +100,22 @@ def test_letters_are_single_tokens_and_numbers_past_nine_are_scored_as_sequences
     assert [len(backbone.answer_ids(str(n))) for n in (1, 9, 10, 12)] == [1, 1, 2, 2]
     names = tuple(str(n) for n in range(1, 13))
     numbered = screen(size=(1600, 200), names=names)
-    batch = backbone.encode([numbered], 4, INSTRUCTION)
-    soft = torch.zeros(1, 4, backbone.hidden_size)
+    encodings = [backbone.encode_screen(numbered, 4, INSTRUCTION)] * 2
+    batch = backbone.collate(encodings)
+    soft = torch.randn(2, 4, backbone.hidden_size)  # two users
     with torch.no_grad():
         features = backbone.image_features(batch)
-    (scores,) = answer_scores(backbone, [numbered], soft, 4, features, INSTRUCTION)
+    _, scores = answer_scores(backbone, [numbered] * 2, encodings, batch, soft, features)
     assert scores.shape == (12,) and np.isfinite(scores).all()
     assert scores[11] < scores[:9].max()  # two tokens' log-probability, not one
+    # batched across screens, the sequence scores equal a teacher-forced pass of each name alone
+    for name in ("10", "12"):
+        answered = backbone.encode([replace(numbered, answer=name)], 4, INSTRUCTION)
+        with torch.no_grad():
+            logits = backbone.run(answered, soft[1:]).logits[0].float()
+        ids = answered.answer_ids[0]
+        expected = torch.log_softmax(logits, -1)[torch.arange(len(ids)), ids].sum()
+        assert scores[int(name) - 1] == pytest.approx(float(expected), abs=1e-4)
 
 
 def test_training_and_the_four_way_test_run_on_the_real_files(real_files, tmp_path):

@@ -66,6 +66,11 @@ def test_run_writes_every_output_with_four_modes_and_baselines(name, tiny_models
     assert set(on_disk["modes"]) == set(MODES)
     assert set(on_disk["baselines"]) == {"uniform", "position_prior", "user_prior"}
     assert on_disk["n_samples"] == {"train": 8, "val": 4, "test": 4}
+    cost = on_disk["resources"]
+    assert cost["fit_seconds"] > 0 and cost["test_seconds"] > 0 and cost["peak_gpu_gib"] is None
+    # the test's screens join the training's in the cache; the backbone's pass serves FixATE's
+    assert cost["feature_cache"]["screens"] == cost["feature_cache"]["misses"] > 0
+    assert cost["feature_cache"]["hits"] > 0
     assert 0 <= on_disk["modes"]["fixate_fg"]["micro_answer_accuracy"] <= 1
     assert "micro_answer_accuracy" not in on_disk["modes"]["fixate_tf"]
     per_sample = pd.read_parquet(tmp_path / "per_sample.parquet")

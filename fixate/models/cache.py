@@ -102,19 +102,16 @@ class FeatureCache:
                 else self.backbone.screen_features(batch, computed_rows)
             )
             sizes = [len(batch.token_cells[i]) for i in computed_rows]
-            levels = [level.split(sizes) for level in (computed.image, *computed.deepstack)]
-            fresh = {
-                keys[i]: tuple(level[slot] for level in levels)
-                for slot, i in enumerate(computed_rows)
-            }
+            fresh = dict(
+                zip([keys[i] for i in computed_rows], computed.per_screen(sizes), strict=True)
+            )
             for key, row in fresh.items():
                 self._store(key, row)
             if whole:
                 return computed
             for i in missing:
                 rows[i] = fresh[keys[i]]
-        image, *deepstack = (torch.cat(level) for level in zip(*rows, strict=True))
-        return VisualFeatures(image, tuple(deepstack))
+        return VisualFeatures.from_screens(rows)
 
     def _lookup(self, key: str) -> tuple[Tensor, ...] | None:
         entry = self._entries.get(key)

@@ -8,7 +8,7 @@ batches, the probe's slot pooling) needs no model code to name them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 
@@ -161,6 +161,18 @@ class VisualFeatures:
             self.image.detach().requires_grad_(True),
             tuple(level.detach().requires_grad_(True) for level in self.deepstack),
         )
+
+    def per_screen(self, sizes: Sequence[int]) -> list[tuple[Tensor, ...]]:
+        """Each screen's rows at every level (the image features, then each DeepStack level),
+        for screens of ``sizes`` visual tokens in batch order: what a cache keeps per screen."""
+        levels = [level.split(list(sizes)) for level in (self.image, *self.deepstack)]
+        return [tuple(level[i] for level in levels) for i in range(len(sizes))]
+
+    @classmethod
+    def from_screens(cls, rows: Sequence[tuple[Tensor, ...]]) -> VisualFeatures:
+        """The features of a batch of screens, from each screen's rows (`per_screen`) in order."""
+        image, *deepstack = (torch.cat(level) for level in zip(*rows, strict=True))
+        return cls(image, tuple(deepstack))
 
 
 @dataclass(frozen=True)
