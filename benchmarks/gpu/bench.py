@@ -75,7 +75,7 @@ from fixate.models import attention as attention_functions
 from fixate.models.attention import eager_attention, lean_attention
 from fixate.models.cache import FeatureCache
 from fixate.models.processors import ImageOnlyInternVLProcessor, load_processor
-from fixate.models.tiny import materialise
+from fixate.models.tiny import TINY_TEXT, materialise
 from fixate.probe import OPERATORS, attnlrp_rules, probe
 from fixate.prompt import SoftPrompt
 
@@ -120,14 +120,7 @@ MODELS = {
 }
 
 # the CPU smoke test keeps every code path (DeepStack, M-RoPE, tiling) at a few layers
-SMOKE_TEXT = dict(
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=8,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    head_dim=16,
-)
+SMOKE_TEXT = {**TINY_TEXT, "num_hidden_layers": 8}
 SMOKE_VISION = {
     "qwen3vl": dict(
         depth=3,
