@@ -486,7 +486,8 @@ def run(
 
 def run_resources(trainer: Trainer, fit_s: float, test_s: float) -> dict:
     """What a run cost, for planning a grid: wall seconds of training (with validation) and of
-    the test, the feature cache's use, and the device's peak memory (GPU only)."""
+    the test, the feature cache's use, and the device's peak memory (GPU only). All of it is this
+    process's: a run resumed from a checkpoint counts only the epochs trained after resuming."""
     cache = trainer.inputs.feature_cache
     device = trainer.backbone.device
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
