@@ -24,6 +24,7 @@ if config["adserp"]["source"] == "synthetic":
             f"{RESULTS}/benchmarks/adserp/synthetic.tsv"
         conda:
             "../envs/fixate.yaml"
+        threads: 8
         resources:
             mem_mb=4000,
             runtime=60,

@@ -21,6 +21,7 @@ if config["recgaze"]["source"] == "synthetic":
             f"{RESULTS}/benchmarks/recgaze/synthetic.tsv"
         conda:
             "../envs/fixate.yaml"
+        threads: 8
         resources:
             mem_mb=4000,
             runtime=30,

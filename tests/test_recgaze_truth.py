@@ -24,6 +24,7 @@ from fixate.data.synthetic.recgaze.tables import non_public_frame, summary_frame
 from fixate.data.synthetic.recgaze.truth import (
     decision_visit_dwell,
     logged_movie_aoi,
+    truth_table,
     visit_dwell,
 )
 from fixate.data.synthetic.recgaze.users import USER_FEATURES_COLUMNS, User, make_user
@@ -164,6 +165,15 @@ def test_observed_dwell_of_many_visits_of_one_screen_converges_to_the_truth(tmp_
     single = [0.5 * np.abs(normalise(o) - expected).sum() for o in observed]
     assert 0.5 * np.abs(mean_share - expected).sum() < 0.03
     assert np.median(single) > 0.1
+
+
+def test_truth_is_the_same_laid_out_in_several_processes():
+    sessions = [_session(make_user(SEED, f"KInIT_{n}"), task) for n in (1, 2) for task in (1, 2)]
+    for session in sessions:
+        session.run()
+    one = truth_table(sessions, SEED, n_replicates=10)
+    assert one[["UserID", "TaskID"]].drop_duplicates().shape[0] == 4
+    pd.testing.assert_frame_equal(one, truth_table(sessions, SEED, n_replicates=10, workers=2))
 
 
 def test_truth_files_sit_beside_unchanged_released_files(tmp_path):

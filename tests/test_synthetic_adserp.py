@@ -163,9 +163,9 @@ def test_the_pipeline_keeps_most_synthetic_trials(synthetic, tmp_path):
     assert (kept["gaze_ms"].map(sum) > 0).mean() >= 0.9
 
 
-def test_equal_arguments_give_identical_files(tmp_path):
+def test_equal_arguments_give_identical_files_whatever_the_workers(tmp_path):
     generate_adserp(tmp_path / "a", n_users=2, seed=9, trials_per_user=2)
-    generate_adserp(tmp_path / "b", n_users=2, seed=9, trials_per_user=2)
+    generate_adserp(tmp_path / "b", n_users=2, seed=9, trials_per_user=2, workers=2)
     generate_adserp(tmp_path / "c", n_users=2, seed=10, trials_per_user=2)
     assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
     no_organic = tmp_path / "d"

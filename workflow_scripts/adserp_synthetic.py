@@ -14,5 +14,6 @@ summary = generate_adserp(
     trials_per_user=cfg["trials_per_user"],
     n_batches=cfg["n_batches"],
     organic=cfg["organic_boxes"],
+    workers=snakemake.threads,
 )
 log.info("synthetic AdSERP: %s", summary)

@@ -14,6 +14,7 @@ summary = generate_recgaze(
     seed=cfg["seed"],
     posters=cfg["posters"],
     imperfections=LogImperfections(**cfg["imperfections"]),
+    workers=snakemake.threads,
 )
 Path(snakemake.output.posters).mkdir(parents=True, exist_ok=True)
 log.info("synthetic RecGaze: %s", summary)

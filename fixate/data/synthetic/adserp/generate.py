@@ -7,6 +7,7 @@ give byte-identical files.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +32,7 @@ from fixate.data.synthetic.adserp.files import (
 from fixate.data.synthetic.adserp.page import page_layout
 from fixate.data.synthetic.adserp.simulator import LONGEST_STOP_MS, Simulator
 from fixate.data.synthetic.adserp.truth import kept_ms_table, trial_truth, write_truth
-from fixate.data.synthetic.seeding import keyed_rng
+from fixate.data.synthetic.seeding import keyed_rng, map_in_processes
 from fixate.data.tables import write_csv
 
 
@@ -42,6 +43,7 @@ def generate_adserp(
     trials_per_user: int = 59,
     n_batches: int = 240,
     organic: bool = True,
+    workers: int = 1,
 ) -> dict:
     """Write a synthetic AdSERP ``data/`` folder and return a summary of what was written.
 
@@ -51,6 +53,8 @@ def generate_adserp(
     mean more queries shared between participants. Equal arguments give byte-identical files.
     The planted gaze truth goes to ``truth/`` beside them (:mod:`.truth`); it draws no
     random numbers, so the released-format files are the same with or without it.
+    Participants are simulated in ``workers`` processes: each draws from its own keyed
+    generators, so the files are the same whatever ``workers`` is.
     """
     if not 1 <= trials_per_user <= N_BLOCKS * TRIALS_PER_BLOCK:
         raise ValueError(f"trials_per_user must be 1-{N_BLOCKS * TRIALS_PER_BLOCK}")
@@ -62,12 +66,10 @@ def generate_adserp(
     folders = {role: out / folder for role, (folder, _) in TRIAL_FOLDERS.items()}
     for folder in [*folders.values(), out / "pupil-data", out / ORGANIC_FOLDER]:
         folder.mkdir(parents=True, exist_ok=True)
-    truths: list[pd.DataFrame] = []
-    outcomes: list[tuple[str, bool, bool]] = []
-    for u, user in enumerate(users):
-        frames, kinds = _user_trials(out, seed, u, user, trials_per_user, n_batches, organic)
-        truths += frames
-        outcomes += kinds
+    one_user = partial(_user_trials, out, seed, trials_per_user, n_batches, organic)
+    per_user = map_in_processes(one_user, list(enumerate(users)), workers)
+    truths = [frame for frames, _ in per_user for frame in frames]
+    outcomes = [kind for _, kinds in per_user for kind in kinds]
     write_truth(truths, out, seed)
     clicks: dict[str, int] = {}
     for kind, _, _ in outcomes:
@@ -84,15 +86,15 @@ def generate_adserp(
 def _user_trials(
     out: Path,
     seed: int,
-    u: int,
-    user: str,
     trials_per_user: int,
     n_batches: int,
     organic: bool,
+    numbered_user: tuple[int, str],
 ) -> tuple[list[pd.DataFrame], list[tuple[str, bool, bool]]]:
-    """Simulate and write the trials of the ``u``-th participant; returns their truth rows and,
-    per trial, the kind of the final click and whether it holds an earlier click and a late
-    scroll."""
+    """Simulate and write the trials of the ``u``-th participant, ``numbered_user = (u, user)``;
+    returns their truth rows and, per trial, the kind of the final click and whether it holds an
+    earlier click and a late scroll."""
+    u, user = numbered_user
     style = user_style(seed, user)
     kept_ms = kept_ms_table(style.fix_median, LONGEST_STOP_MS)
     user_rng = keyed_rng(seed, "batches", user)

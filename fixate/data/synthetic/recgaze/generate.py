@@ -67,6 +67,7 @@ def generate_recgaze(
     tasks: Sequence[int] = ALL_TASKS,
     truth: bool = True,
     imperfections: LogImperfections | None = None,
+    workers: int = 1,
 ) -> dict:
     """Write a synthetic RecGaze raw folder and return a summary of what was written.
 
@@ -75,8 +76,8 @@ def generate_recgaze(
     ``posters`` the ``posters/<basename of TMDB_poster_path>`` images and, with ``truth``, the
     users' planted gaze in ``truth/`` (beside the released formats, which it never changes).
     ``imperfections`` sets the rates of the cases real logs have (the defaults of
-    :class:`.imperfections.LogImperfections` when not given). Equal arguments give
-    byte-identical files.
+    :class:`.imperfections.LogImperfections` when not given). The truth's repetitions run in
+    ``workers`` processes. Equal arguments give byte-identical files, whatever ``workers`` is.
     """
     out = Path(out_dir)
     imperfections = imperfections or LogImperfections()
@@ -92,7 +93,7 @@ def generate_recgaze(
     write_csv(items, out / "item_features.csv")
     write_csv(user_table, out / "user_features.csv")
     n_posters = render_posters(items, out / "posters", seed) if posters else 0
-    n_truth = write_truth(sessions, out, seed) if truth else 0
+    n_truth = write_truth(sessions, out, seed, workers=workers) if truth else 0
 
     selections = sum(bool(len(log.clicks)) and log.clicks[-1, 1] == MOVIE for log in logs)
     fixations = np.concatenate([log.fix for log in logs])

@@ -29,6 +29,7 @@ not the user's gaze, and the truth leaves it out.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from fixate.data.synthetic.recgaze.imperfections import stale_after_swipe
 from fixate.data.synthetic.recgaze.plan import PlanArrays, Visit, screen_duration_s
 from fixate.data.synthetic.recgaze.screen import BACKGROUND, CLICK, MOVIE, Screen
 from fixate.data.synthetic.recgaze.session import Session
-from fixate.data.synthetic.seeding import keyed_rng
+from fixate.data.synthetic.seeding import keyed_rng, map_in_processes
 from fixate.data.tables import write_csv, write_json
 
 N_REPLICATES = 400
@@ -108,20 +109,15 @@ def visit_dwell(
 
 
 def truth_table(
-    sessions: Sequence[Session], seed: int, n_replicates: int = N_REPLICATES
+    sessions: Sequence[Session], seed: int, n_replicates: int = N_REPLICATES, workers: int = 1
 ) -> pd.DataFrame:
     """The truth of every session that ends in a selection, in ``TRUTH_COLUMNS`` order.
 
     Each session's repetitions draw from their own generator keyed by (seed, user, task), so the
-    truth of a session does not change with the roster or the order of sessions."""
-    frames = []
-    for session in sessions:
-        screen = session.screen
-        if screen.outcome != "click":
-            continue
-        rng = keyed_rng(seed, "truth", screen.user.uid, screen.task)
-        frame = decision_visit_dwell(session, rng, n_replicates)
-        frames.append(frame.assign(UserID=screen.user.uid, TaskID=screen.task))
+    truth of a session does not change with the roster, the order of sessions or the number of
+    ``workers`` (processes) that lay them out."""
+    selections = [session for session in sessions if session.screen.outcome == "click"]
+    frames = map_in_processes(partial(_session_truth, seed, n_replicates), selections, workers)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TRUTH_COLUMNS)
     table = table.rename(columns={"row": "Carousel_position", "pos": "Movie_position_in_carousel"})[
         TRUTH_COLUMNS
@@ -130,12 +126,24 @@ def truth_table(
     return table
 
 
+def _session_truth(seed: int, n_replicates: int, session: Session) -> pd.DataFrame:
+    """The truth rows of one session that ends in a selection, named by its user and task."""
+    screen = session.screen
+    rng = keyed_rng(seed, "truth", screen.user.uid, screen.task)
+    frame = decision_visit_dwell(session, rng, n_replicates)
+    return frame.assign(UserID=screen.user.uid, TaskID=screen.task)
+
+
 def write_truth(
-    sessions: Sequence[Session], out_dir: str | Path, seed: int, n_replicates: int = N_REPLICATES
+    sessions: Sequence[Session],
+    out_dir: str | Path,
+    seed: int,
+    n_replicates: int = N_REPLICATES,
+    workers: int = 1,
 ) -> int:
     """Write ``truth/gaze_truth.csv`` and ``truth/truth.json`` under ``out_dir``; return rows."""
     folder = Path(out_dir) / TRUTH_FOLDER
-    table = truth_table(sessions, seed, n_replicates)
+    table = truth_table(sessions, seed, n_replicates, workers)
     write_csv(table, folder / TRUTH_FILE)
     write_json(
         {
