@@ -30,18 +30,17 @@ from fixate.models import (
     DEFAULT_INSTRUCTION,
     Backbone,
     ModelBatch,
-    Screen,
     ScreenEncoding,
     VisualFeatures,
 )
-from fixate.models.cache import FeatureCache, screen_key
 from fixate.prefetch import prefetched
 from fixate.probe import check_options, probe
 from fixate.prompt import SoftPrompt
+from fixate.sample_encoder import SampleEncoder
 
 EVALUATION_AHEAD = 3
-"""Blocks read and encoded in background threads while the device scores one
-(`evaluate_model`); each holds its screens' pixels until scored."""
+"""Blocks encoded in background threads while the device scores one (`evaluate_model`); each
+holds the pixels of the screens the feature cache cannot serve until scored."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ def soft_inputs(prompt: SoftPrompt | None, users: Sequence[str]) -> tuple[Tensor
 
 def answer_scores(
     backbone: Backbone,
-    screens: Sequence[Screen],
+    names: Sequence[Sequence[str]],
     encodings: Sequence[ScreenEncoding],
     open_batch: ModelBatch,
     soft: Tensor | None,
@@ -80,16 +79,17 @@ def answer_scores(
 ) -> list[np.ndarray]:
     """Log-probability of every candidate name of every screen, as the model would answer.
 
-    ``encodings`` are the screens encoded without answers, ``open_batch`` their collated batch
-    and ``features`` its visual features. Names of one token (RecGaze letters) are read from a
-    single pass of that batch; names of several tokens (AdSERP box 12) are scored by passes with
-    each such name appended, batched as wide as the screens and reusing the screens' encodings
-    and features, so neither the image processor nor the vision tower runs again.
+    ``names`` are each screen's slot names, ``encodings`` the screens encoded without answers,
+    ``open_batch`` their collated batch and ``features`` its visual features. Names of one token
+    (RecGaze letters) are read from a single pass of that batch; names of several tokens (AdSERP
+    box 12) are scored by passes with each such name appended, batched as wide as the screens and
+    reusing the screens' encodings and features, so neither the image processor nor the vision
+    tower runs again.
     """
     with torch.no_grad():
         last = backbone.forward(open_batch, backbone.embed(open_batch, soft), features, window=0)
         log_probs = torch.log_softmax(last.logits[:, -1].float(), dim=-1).cpu()
-    ids = [[backbone.answer_ids(name) for name in screen.slot_names] for screen in screens]
+    ids = [[backbone.answer_ids(name) for name in slot_names] for slot_names in names]
     scores = [
         np.array([float(log_probs[i, t[0]]) if len(t) == 1 else np.nan for t in names])
         for i, names in enumerate(ids)
@@ -97,8 +97,8 @@ def answer_scores(
     longer = [(i, j) for i, names in enumerate(ids) for j, t in enumerate(names) if len(t) > 1]
     if longer:
         rows = features.per_screen([len(cells) for cells in open_batch.token_cells])
-    for start in range(0, len(longer), len(screens)):
-        chunk = longer[start : start + len(screens)]
+    for start in range(0, len(longer), len(names)):
+        chunk = longer[start : start + len(names)]
         screen_rows = [i for i, _ in chunk]
         values = _sequence_log_probs(
             backbone,
@@ -152,24 +152,21 @@ def probe_slots(
 
 @dataclass(frozen=True)
 class _EncodedBlock:
-    """One block of sample rows, read and encoded without answers (CPU work done ahead)."""
+    """One block of sample rows, encoded without answers (CPU work done ahead)."""
 
     rows: list[dict]
-    screens: list[Screen]
-    keys: list[str] | None  # `screen_key` of each screen, when a feature cache serves them
+    names: list[tuple[str, ...]]  # each screen's slot names
+    keys: list[str | None]  # `screen_key` of each screen, when a feature cache serves them
     encodings: list[ScreenEncoding]
     open_batch: ModelBatch
 
 
-def _encode_block(
-    backbone: Backbone, n_soft: int, instruction: str, keyed: bool, block: pd.DataFrame
-) -> _EncodedBlock:
+def _encode_block(encoder: SampleEncoder, n_soft: int, block: pd.DataFrame) -> _EncodedBlock:
     rows = block.to_dict("records")
-    screens = [Screen.from_sample(row, teacher_forced=False) for row in rows]
-    # the image processor runs once per screen: the answered batches append answer tokens
-    encodings = [backbone.encode_screen(s, n_soft, instruction) for s in screens]
-    keys = [screen_key(s) for s in screens] if keyed else None
-    return _EncodedBlock(rows, screens, keys, encodings, backbone.collate(encodings))
+    # the image processor runs at most once per screen: the answered batches append answer tokens
+    keys, encodings = encoder.encode_rows(rows, n_soft, teacher_forced=False)
+    names = [tuple(str(name) for name in row["slot_names"]) for row in rows]
+    return _EncodedBlock(rows, names, keys, encodings, encoder.backbone.collate(encodings))
 
 
 def evaluate_model(
@@ -182,20 +179,22 @@ def evaluate_model(
     name: str = "fixate",
     free_generation: bool = True,
     progress: bool = True,
-    feature_cache: FeatureCache | None = None,
+    encoder: SampleEncoder | None = None,
 ) -> pd.DataFrame:
     """Per-sample metrics of one model (``name``: "backbone" or "fixate") in its tf/fg modes.
 
     A ``prompt_user`` column in ``samples`` gives each screen another user's soft prompt (the
     identity test); by default every screen gets its own user's. Blocks are read and encoded
-    `EVALUATION_AHEAD` ahead in background threads while the device scores the current one, and
-    with ``feature_cache`` (the training run's) a screen's visual features are computed once for
-    all the evaluations that share the cache."""
+    `EVALUATION_AHEAD` ahead in background threads while the device scores the current one.
+    With an ``encoder`` that has a feature cache (the training run's), a screen's visual
+    features and its encodings are made once for all the evaluations that share them."""
     dwell_column = SIGNAL_COLUMNS[signal]
     n_soft = 0 if prompt is None else prompt.n_tokens
-    encode = partial(
-        _encode_block, backbone, n_soft, settings.instruction, feature_cache is not None
-    )
+    encoder = encoder or SampleEncoder(backbone, settings.instruction)
+    if encoder.backbone is not backbone or encoder.instruction != settings.instruction:
+        raise ValueError("the encoder must be for this backbone and the settings' instruction")
+    feature_cache = encoder.feature_cache
+    encode = partial(_encode_block, encoder, n_soft)
     blocks = list(batches(samples, batch_size))
     records = []
     for block in tqdm(
@@ -205,17 +204,17 @@ def evaluate_model(
         disable=not progress,
         mininterval=5.0,
     ):
-        rows, screens, encodings = block.rows, block.screens, block.encodings
+        rows, names, encodings = block.rows, block.names, block.encodings
         soft, _ = soft_inputs(prompt, [row.get("prompt_user", row["user_id"]) for row in rows])
         with torch.no_grad():
             features = (
                 backbone.image_features(block.open_batch)
                 if feature_cache is None
-                else feature_cache.features(block.open_batch, screens, block.keys)
+                else feature_cache.features(block.open_batch, block.keys)
             )
-        scores = answer_scores(backbone, screens, encodings, block.open_batch, soft, features)
-        clicked = [s.slot_names[int(row["label"])] for s, row in zip(screens, rows, strict=True)]
-        generated = [s.slot_names[int(np.argmax(v))] for s, v in zip(screens, scores, strict=True)]
+        scores = answer_scores(backbone, names, encodings, block.open_batch, soft, features)
+        clicked = [n[int(row["label"])] for n, row in zip(names, rows, strict=True)]
+        generated = [n[int(np.argmax(v))] for n, v in zip(names, scores, strict=True)]
         answers = {"tf": clicked, "fg": generated} if free_generation else {"tf": clicked}
         for mode, names in answers.items():
             batch = backbone.collate(

@@ -418,7 +418,7 @@ class Trainer:
             name=name,
             free_generation=free_generation,
             progress=name != "val" and self.processes.is_main_process,
-            feature_cache=self.inputs.feature_cache,
+            encoder=self.inputs.encoder,
         )
         parts = gather_object([part]) if world > 1 else [part]
         return pd.concat(parts, ignore_index=True).sort_values(

@@ -17,9 +17,10 @@ import torch
 
 from fixate.data.samples import SIGNAL_COLUMNS
 from fixate.models.base import Backbone
-from fixate.models.cache import FeatureCache, screen_key
-from fixate.models.records import ModelBatch, Screen, ScreenEncoding, VisualFeatures
+from fixate.models.cache import FeatureCache
+from fixate.models.records import ModelBatch, VisualFeatures
 from fixate.prefetch import prefetched
+from fixate.sample_encoder import SampleEncoder
 
 PREPARED_AHEAD = 2
 """Batches prepared in background threads while one trains (`TrainingBatches.encoded`). With
@@ -29,11 +30,10 @@ second; with two, 3 ms and 24.1 (`benchmarks/README.md`, before encodings were k
 
 @dataclass(frozen=True)
 class PreparedBatch:
-    """A training batch's rows, their screens, their feature-cache keys, the encoded batch and
-    the human dwell per slot (on the device, zero beyond a screen's own slots)."""
+    """A training batch's rows, their screens' feature-cache keys, the encoded batch and the human
+    dwell per slot (on the device, zero beyond a screen's own slots)."""
 
     rows: list[dict]
-    screens: list[Screen]
     keys: list[str]
     batch: ModelBatch
     dwell: torch.Tensor
@@ -66,41 +66,20 @@ class TrainingBatches:
     ):
         self.backbone = backbone
         self.feature_cache = FeatureCache(backbone)
-        self.layouts: dict[tuple, ScreenEncoding] = {}  # see `encode_screen`
+        self.encoder = SampleEncoder(backbone, instruction, self.feature_cache)
         self.signal = signal
         self.n_soft = n_soft
-        self.instruction = instruction
         self.prefetch = prefetch
 
     def prepare(self, block: pd.DataFrame) -> PreparedBatch:
-        """Read and encode a batch's screens and hash their pixels (CPU work, then a copy to the
-        device)."""
+        """Encode a batch's screens, reading and processing only those the cache cannot serve
+        (`SampleEncoder`; CPU work, then a copy to the device)."""
         rows = block.to_dict("records")
-        screens = [Screen.from_sample(row, teacher_forced=True) for row in rows]
-        keys = [screen_key(s) for s in screens]
-        encodings = [self.encode_screen(s, key) for s, key in zip(screens, keys, strict=True)]
+        keys, encodings = self.encoder.encode_rows(rows, self.n_soft, teacher_forced=True)
         batch = self.backbone.collate(encodings)
         width = max(len(boxes) for boxes in batch.slot_boxes)
         dwell = padded([row[SIGNAL_COLUMNS[self.signal]] for row in rows], width)
-        return PreparedBatch(rows, screens, keys, batch, dwell.to(self.backbone.device))
-
-    def encode_screen(self, screen: Screen, key: str) -> ScreenEncoding:
-        """The screen's encoding (`key`: its `screen_key`), through the image processor only the
-        first time.
-
-        The image processor costs about 45 ms per 1100 x 619 screen on a development CPU, most
-        of a batch's preparation, and a screen whose visual features are cached needs only its
-        token layout. So each sample's encoding is kept without pixels and reused once the
-        feature cache holds the screen's features: every later epoch while the cache has room.
-        """
-        boxes = screen.slot_boxes.tobytes()
-        sample = (key, screen.profile, screen.slot_names, screen.answer, boxes)
-        known = self.layouts.get(sample)
-        if known is not None and key in self.feature_cache:
-            return known
-        encoding = self.backbone.encode_screen(screen, self.n_soft, self.instruction)
-        self.layouts[sample] = encoding.without_pixels()
-        return encoding
+        return PreparedBatch(rows, keys, batch, dwell.to(self.backbone.device))
 
     def encoded(self, blocks: Iterable[pd.DataFrame]) -> Iterator[PreparedBatch]:
         """The blocks' batches in order; with `prefetch`, the next `PREPARED_AHEAD` are prepared
@@ -119,4 +98,4 @@ class TrainingBatches:
     def features(self, prepared: PreparedBatch) -> VisualFeatures:
         """The batch's visual features, through the cache (the vision tower runs only on the
         screens the cache lacks)."""
-        return self.feature_cache.features(prepared.batch, prepared.screens, prepared.keys)
+        return self.feature_cache.features(prepared.batch, prepared.keys)

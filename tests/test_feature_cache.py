@@ -27,6 +27,10 @@ def assert_same_features(cached, uncached, device):
         torch.testing.assert_close(ours, theirs, **tolerance(device))
 
 
+def keys_of(screens):
+    return [screen_key(screen) for screen in screens]
+
+
 def assert_same_probe(backbone, batch, features, device):
     """Slots and logits (training's default operator) equal those through the vision tower."""
     soft = filler_prompt(backbone, batch.n_soft) + 0.01
@@ -40,7 +44,7 @@ def test_mixed_and_padded_batches_match_the_vision_tower(backbone, device):
     cache = FeatureCache(backbone)
     first = [make_screen(1, profile="Top_genre: Horror"), make_screen(7)]
     batch = backbone.encode(first, n_soft=2)
-    features = cache.features(batch, first)
+    features = cache.features(batch, keys_of(first))
     assert (cache.misses, cache.hits, len(cache)) == (2, 0, 2)
     assert_same_features(features, backbone.image_features(batch), device)
 
@@ -54,12 +58,12 @@ def test_mixed_and_padded_batches_match_the_vision_tower(backbone, device):
     assert screen_key(second[2]) == screen_key(first[1])
     batch = backbone.encode(second, n_soft=2)
     assert not batch.attention_mask.bool().all()
-    features = cache.features(batch, second)
+    features = cache.features(batch, keys_of(second))
     assert (cache.misses, cache.hits, len(cache)) == (3, 2, 3)
     assert_same_features(features, backbone.image_features(batch), device)
     assert_same_probe(backbone, batch, features, device)
 
-    hit = cache.features(batch, second)  # now entirely from the cache
+    hit = cache.features(batch, keys_of(second))  # now entirely from the cache
     assert (cache.misses, cache.hits) == (3, 5)
     assert_same_features(hit, features, device)
 
@@ -71,13 +75,13 @@ def test_memory_bounds(backbone, device):
     per_screen = sum(level.nbytes for level in (full.image, *full.deepstack)) // 3
     # one screen fits on the device, one on the host, the third is computed but not kept
     cache = FeatureCache(backbone, device_bytes=per_screen, host_bytes=per_screen)
-    assert_same_features(cache.features(batch, screens), full, device)
+    assert_same_features(cache.features(batch, keys_of(screens)), full, device)
     assert len(cache) == 2 and cache.used_bytes == {"device": per_screen, "host": per_screen}
-    again = cache.features(batch, screens)
+    again = cache.features(batch, keys_of(screens))
     assert (cache.hits, cache.misses) == (2, 4)
     assert_same_features(again, full, device)
-    with pytest.raises(ValueError, match="2 screens for a batch of 3"):
-        cache.features(batch, screens[:2])
+    with pytest.raises(ValueError, match="2 screen keys for a batch of 3"):
+        cache.features(batch, keys_of(screens[:2]))
 
 
 def _cache_of_one_process(rank: int, model_dir: str, port: int, out: str, full: int) -> None:
@@ -90,7 +94,7 @@ def _cache_of_one_process(rank: int, model_dir: str, port: int, out: str, full: 
         cache = FeatureCache(backbone)
         for slot in ((1, 7), (7, 9))[rank]:
             screen = make_screen(slot)
-            cache.features(backbone.encode([screen]), [screen])
+            cache.features(backbone.encode([screen]), keys_of([screen]))
         if rank == full:
             cache.device_bytes, cache.host_bytes = cache.used_bytes["device"], 0
         received = cache.share()

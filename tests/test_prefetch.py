@@ -10,9 +10,10 @@ from model_fixtures import make_samples
 
 from fixate.data.samples import read_samples
 from fixate.evaluate import ProbeSettings, evaluate_model
-from fixate.models import load_backbone
+from fixate.models import Screen, load_backbone
 from fixate.models.cache import FeatureCache
 from fixate.prefetch import prefetched
+from fixate.sample_encoder import SampleEncoder
 
 pytest_plugins = ["model_fixtures"]
 
@@ -51,8 +52,8 @@ def test_an_error_reaches_the_caller_at_its_item():
         next(results)
 
 
-def test_evaluation_through_a_feature_cache_scores_the_same_and_runs_the_tower_once(
-    tiny_models, tmp_path
+def test_evaluation_through_a_feature_cache_scores_the_same_and_reads_each_screen_once(
+    tiny_models, tmp_path, monkeypatch
 ):
     backbone = load_backbone(tiny_models["tiny-qwen3vl"], "qwen3vl", device="cpu")
     samples = read_samples(make_samples(tmp_path, per_split=(1, 1, 3)))
@@ -60,15 +61,29 @@ def test_evaluation_through_a_feature_cache_scores_the_same_and_runs_the_tower_o
     settings = ProbeSettings("attnlrp", window=2)
     plain = evaluate_model(backbone, samples, None, settings, batch_size=2, progress=False)
     cache = FeatureCache(backbone)
+    encoder = SampleEncoder(backbone, settings.instruction, cache)
+    read: list[int] = []
+    from_sample = Screen.from_sample
+
+    def counted_read(row, **kwargs):
+        read.append(1)
+        return from_sample(row, **kwargs)
+
+    monkeypatch.setattr(Screen, "from_sample", counted_read)
     cached = []
     for _ in range(2):
         misses = cache.misses
         cached.append(
             evaluate_model(
-                backbone, samples, None, settings, batch_size=2, progress=False, feature_cache=cache
+                backbone, samples, None, settings, batch_size=2, progress=False, encoder=encoder
             )
         )
     assert 0 < len(cache) == cache.misses == misses <= len(samples)  # the second pass: all hits
     assert cache.hits + cache.misses == 2 * len(samples)
+    assert len(read) == len(samples)  # the second pass reads no image
     for frame in cached:
         pd.testing.assert_frame_equal(frame, plain, check_exact=False, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="the settings' instruction"):
+        evaluate_model(
+            backbone, samples, None, ProbeSettings(instruction="Which?"), encoder=encoder
+        )

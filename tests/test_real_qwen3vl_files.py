@@ -105,7 +105,7 @@ def test_letters_are_single_tokens_and_numbers_past_nine_are_scored_as_sequences
     soft = torch.randn(2, 4, backbone.hidden_size)  # two users
     with torch.no_grad():
         features = backbone.image_features(batch)
-    _, scores = answer_scores(backbone, [numbered] * 2, encodings, batch, soft, features)
+    _, scores = answer_scores(backbone, [names] * 2, encodings, batch, soft, features)
     assert scores.shape == (12,) and np.isfinite(scores).all()
     assert scores[11] < scores[:9].max()  # two tokens' log-probability, not one
     # batched across screens, the sequence scores equal a teacher-forced pass of each name alone

@@ -15,7 +15,7 @@ from safetensors import safe_open
 
 from fixate.checkpoint import CheckpointError
 from fixate.metrics import MODES
-from fixate.models import DEFAULT_INSTRUCTION, ModelBatch, load_backbone
+from fixate.models import DEFAULT_INSTRUCTION, ModelBatch, Screen, load_backbone
 from fixate.models.tiny import TINY_KINDS
 from fixate.train import TrainConfig, Trainer, run
 from fixate.train_batches import PREPARED_AHEAD, TrainingBatches
@@ -190,18 +190,24 @@ def test_cached_screens_skip_the_image_processor(qwen, shards, tmp_path, monkeyp
     block = t.train_set.head(2)
     first = t.inputs.prepare(block)
     processed: list[int] = []
-    encode_screen = type(qwen).encode_screen
+    read: list[int] = []
+    encode_screen, from_sample = type(qwen).encode_screen, Screen.from_sample
 
     def counted(self, screen, n_soft=0, instruction=DEFAULT_INSTRUCTION):
         processed.append(1)
         return encode_screen(self, screen, n_soft, instruction)
 
+    def counted_read(row, **kwargs):
+        read.append(1)
+        return from_sample(row, **kwargs)
+
     monkeypatch.setattr(type(qwen), "encode_screen", counted)
+    monkeypatch.setattr(Screen, "from_sample", counted_read)
     t.inputs.prepare(block)  # features not cached yet: processed again
-    assert len(processed) == len(block) == 2
-    expected = t.inputs.feature_cache.features(first.batch, first.screens, first.keys)
+    assert len(processed) == len(read) == len(block) == 2
+    expected = t.inputs.feature_cache.features(first.batch, first.keys)
     again = t.inputs.prepare(block)
-    assert len(processed) == 2
+    assert len(processed) == len(read) == 2  # neither read nor processed
     for field in fields(ModelBatch):
         if field.name != "screen_vision":
             assert_same(getattr(again.batch, field.name), getattr(first.batch, field.name))
@@ -210,14 +216,14 @@ def test_cached_screens_skip_the_image_processor(qwen, shards, tmp_path, monkeyp
         assert all(torch.equal(reused[k], fresh[k]) for k in reused)
     with pytest.raises(ValueError, match="without its pixels"):
         _ = again.batch.vision
-    features = t.inputs.feature_cache.features(again.batch, again.screens, again.keys)
+    features = t.inputs.feature_cache.features(again.batch, again.keys)
     torch.testing.assert_close(features.image, expected.image, rtol=0, atol=0)
     full = trainer(qwen, shards, tmp_path)
     cache = full.inputs.feature_cache
     cache.device_bytes = cache.host_bytes = 0  # keeps nothing
     for _ in range(2):
         prepared = full.inputs.prepare(block)
-        full.inputs.feature_cache.features(prepared.batch, prepared.screens, prepared.keys)
+        full.inputs.feature_cache.features(prepared.batch, prepared.keys)
     assert len(processed) == 2 + 2 * len(block)
 
 

@@ -73,7 +73,7 @@ from fixate.models import (
 )
 from fixate.models import attention as attention_functions
 from fixate.models.attention import eager_attention, lean_attention
-from fixate.models.cache import FeatureCache
+from fixate.models.cache import FeatureCache, screen_key
 from fixate.models.processors import ImageOnlyInternVLProcessor, load_processor
 from fixate.models.tiny import TINY_TEXT, materialise
 from fixate.probe import OPERATORS, attnlrp_rules, probe
@@ -315,7 +315,8 @@ class Bench:
 
     def features(self, batch: ModelBatch) -> VisualFeatures:
         """Through the cache; `batch` holds the first screens."""
-        return self.cache.features(batch, self.screens[: len(batch.token_cells)])
+        screens = self.screens[: len(batch.token_cells)]
+        return self.cache.features(batch, [screen_key(s) for s in screens])
 
     def train_step(self, operator: str, b: int, reference: bool) -> torch.Tensor:
         """`Trainer.loss` at full lambda, then the backward pass; returns the slots."""

@@ -75,17 +75,13 @@ class FeatureCache:
         """Bytes held on the device and on the host."""
         return dict(self._used)
 
-    def features(
-        self, batch: ModelBatch, screens: Sequence[Screen], keys: Sequence[str] | None = None
-    ) -> VisualFeatures:
+    def features(self, batch: ModelBatch, keys: Sequence[str]) -> VisualFeatures:
         """The batch's `VisualFeatures` (as `backbone.image_features(batch)`), through the cache.
 
-        `screens` are the screens `batch` was encoded from, in the same order; `keys` their
-        `screen_key`s when already computed (hashing the pixels is CPU work).
+        `keys` are the `screen_key`s of the screens `batch` was encoded from, in the same order.
         """
-        if len(screens) != len(batch.token_cells):
-            raise ValueError(f"{len(screens)} screens for a batch of {len(batch.token_cells)}")
-        keys = [screen_key(screen) for screen in screens] if keys is None else list(keys)
+        if len(keys) != len(batch.token_cells):
+            raise ValueError(f"{len(keys)} screen keys for a batch of {len(batch.token_cells)}")
         rows: list[tuple[Tensor, ...] | None] = [self._lookup(key) for key in keys]
         missing = [i for i, row in enumerate(rows) if row is None]
         first: dict[str, int] = {}  # a screen repeated in the batch runs through the tower once

@@ -178,8 +178,10 @@ def _simulate_block(
     )
     with torch.no_grad():
         open_batch = backbone.collate(encodings)
-        features = cache.features(open_batch, open_screens, [key] * len(users))
-    scores = answer_scores(backbone, open_screens, encodings, open_batch, soft, features)
+        features = cache.features(open_batch, [key] * len(users))
+    scores = answer_scores(
+        backbone, [s.slot_names for s in open_screens], encodings, open_batch, soft, features
+    )
     clicks = [screen.slot_names[int(np.argmax(score))] for score in scores]
     answered_batch = backbone.collate(
         [e.answered(backbone.answer_ids(c)) for e, c in zip(encodings, clicks, strict=True)]
