@@ -62,11 +62,9 @@ def batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start : start + size]
 
 
-def soft_inputs(prompt: SoftPrompt | None, users: Sequence[str]) -> tuple[Tensor | None, int]:
-    """The composed soft prompts of ``users`` and their length (none for the bare backbone)."""
-    if prompt is None:
-        return None, 0
-    return prompt(list(users)), prompt.n_tokens
+def soft_inputs(prompt: SoftPrompt | None, users: Sequence[str]) -> Tensor | None:
+    """The composed soft prompts of ``users`` (none for the bare backbone)."""
+    return None if prompt is None else prompt(list(users))
 
 
 def answer_scores(
@@ -205,7 +203,7 @@ def evaluate_model(
         mininterval=5.0,
     ):
         rows, names, encodings = block.rows, block.names, block.encodings
-        soft, _ = soft_inputs(prompt, [row.get("prompt_user", row["user_id"]) for row in rows])
+        soft = soft_inputs(prompt, [row.get("prompt_user", row["user_id"]) for row in rows])
         with torch.no_grad():
             features = (
                 backbone.image_features(block.open_batch)

@@ -1,15 +1,17 @@
 """The real Qwen3-VL-4B-Instruct release files (tokenizer, chat template, processor configs) with
-random weights for a shrunk configuration that keeps the real vocabulary and special-token ids,
-loaded through `load_backbone` as a user would, then encoded, probed, trained and answered.
+random weights, loaded through `load_backbone` as a user would, then encoded, probed, trained and
+answered: on the CPU for a shrunk configuration that keeps the real vocabulary and special-token
+ids, and on a GPU (`-m gpu`) for the release's own 4B configuration.
 
 The tiny demo models use the project's own small tokenizer and template; this is the one place
-where the files a user downloads are exercised. They are read from ``../shared/reference``;
-nothing is copied into the repository.
+where the files a user downloads are exercised. They are read from ``../shared/reference`` (or
+where ``FIXATE_QWEN3VL_RELEASE`` points); nothing is copied into the repository.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -27,20 +29,33 @@ from fixate.models import Screen, load_backbone
 from fixate.models.tiny import TINY_MROPE_SECTION, TINY_QWEN_VISION, TINY_TEXT
 from fixate.train import TrainConfig, run
 
-RELEASE = Path(__file__).resolve().parents[2] / "shared/reference/checkpoints/Qwen3-VL-4B-Instruct"
+# the release files beside this checkout, or wherever FIXATE_QWEN3VL_RELEASE names
+RELEASE = Path(
+    os.environ.get(
+        "FIXATE_QWEN3VL_RELEASE",
+        Path(__file__).resolve().parents[2] / "shared/reference/checkpoints/Qwen3-VL-4B-Instruct",
+    )
+)
 INSTRUCTION = "Which one? {candidates}"
 pytest_plugins = ["model_fixtures"]
+
+
+def release_copy(folder: Path) -> Path:
+    """The release's files (not its model card) copied into ``folder``, as a download holds
+    them; skips the test where they are not available."""
+    if not (RELEASE / "vocab.json").exists():
+        pytest.skip("the Qwen3-VL release files are not next to this checkout")
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in RELEASE.iterdir():
+        if file.name != "MODEL_CARD.md":
+            shutil.copyfile(file, folder / file.name)  # not the read-only mode of a shared copy
+    return folder
 
 
 @pytest.fixture(scope="module")
 def real_files(tmp_path_factory) -> Path:
     """The release folder with a shrunk config.json and random weights beside its own files."""
-    if not (RELEASE / "vocab.json").exists():
-        pytest.skip("the Qwen3-VL release files are not next to this checkout")
-    folder = tmp_path_factory.mktemp("qwen3vl-real")
-    for file in RELEASE.iterdir():
-        if file.name != "MODEL_CARD.md":
-            shutil.copy(file, folder / file.name)
+    folder = release_copy(tmp_path_factory.mktemp("qwen3vl-real"))
     config = json.loads((RELEASE / "config.json").read_text())
     config["text_config"].update(TINY_TEXT)  # the real vocabulary and token ids stay
     config["text_config"]["rope_scaling"]["mrope_section"] = TINY_MROPE_SECTION
@@ -118,8 +133,11 @@ def test_letters_are_single_tokens_and_numbers_past_nine_are_scored_as_sequences
         assert scores[int(name) - 1] == pytest.approx(float(expected), abs=1e-4)
 
 
-def test_training_and_the_four_way_test_run_on_the_real_files(real_files, tmp_path):
-    shards = make_samples(tmp_path / "data", users=("u1", "u2"), per_split=(2, 1, 1))
+def train_and_test(model_dir: Path, folder: Path, window: int | None) -> None:
+    """`fixate.train.run` (the `train` job's code) on a few small screens: one epoch of
+    `attnlrp` training, validation, the four-way test; losses finite, answers among the
+    screens' letters."""
+    shards = make_samples(folder / "data", users=("u1", "u2"), per_split=(2, 1, 1))
     config = TrainConfig.from_dict(
         {
             "epochs": 1,
@@ -128,12 +146,41 @@ def test_training_and_the_four_way_test_run_on_the_real_files(real_files, tmp_pa
             "n_basis": 2,
             "n_tokens": 4,
             "lambda_warmup": 0,
-            "probe": {"operator": "attnlrp", "window": 2},
+            "probe": {"operator": "attnlrp", "window": window},
         }
     )
-    metrics = run(shards, real_files, "qwen3vl", config, 1, tmp_path / "run", "toy")
-    log = pd.read_csv(tmp_path / "run" / "train_log.csv")
+    metrics = run(shards, model_dir, "qwen3vl", config, 1, folder / "run", "toy")
+    log = pd.read_csv(folder / "run" / "train_log.csv")
     assert np.isfinite(log["alignment"]).all() and np.isfinite(log["choice"]).all()
     assert 0 <= metrics["modes"]["fixate_fg"]["micro_answer_accuracy"] <= 1
-    answers = pd.read_parquet(tmp_path / "run" / "per_sample.parquet")["answer"].dropna()
+    answers = pd.read_parquet(folder / "run" / "per_sample.parquet")["answer"].dropna()
     assert set(answers) <= set("ABCDEFGHIJ")
+
+
+def test_training_and_the_four_way_test_run_on_the_real_files(real_files, tmp_path):
+    train_and_test(real_files, tmp_path, window=2)
+
+
+@pytest.mark.gpu
+def test_the_release_with_its_own_4b_configuration_trains_on_a_gpu(tmp_path):
+    """The release folder as downloaded, its config.json unchanged (36 layers, hidden 2,560),
+    with random bf16 weights: loaded by `load_backbone` and trained by the `train` job's code
+    with the default probe window, as a user's run on the real checkpoint would be."""
+    folder = release_copy(tmp_path / "qwen3vl-4b")
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = Qwen3VLForConditionalGeneration._from_config(
+            AutoConfig.from_pretrained(folder), dtype=torch.bfloat16
+        )
+    model.save_pretrained(folder)
+    del model
+    torch.cuda.empty_cache()
+    backbone = load_backbone(folder, "qwen3vl", device="cuda")
+    assert (backbone.num_layers, backbone.hidden_size) == (36, 2560)
+    assert backbone.model.dtype == torch.bfloat16
+    batch = backbone.encode([screen()], 16, INSTRUCTION)
+    assert int(batch.image_mask[0].sum()) == 646 and int(batch.soft_mask[0].sum()) == 16
+    del backbone
+    torch.cuda.empty_cache()
+    train_and_test(folder, tmp_path, window=None)
+    shutil.rmtree(folder)  # 8 GiB of weights: not kept among pytest's last temporary folders

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
+from snakemake.common.configfile import load_configfile
+from snakemake.utils import update_config
 
 from fixate import names
+from fixate.config import check_config
 from fixate.models import _BACKBONES
 from fixate.models.tiny import TINY_KINDS
 from fixate.probe import OPERATORS
@@ -52,3 +56,24 @@ def test_each_schema_enum_of_names_lists_the_whole_registry():
         assert naming, f"no enum of {kind} names in the schema"
         for enum in naming:
             assert enum == registry, f"schema enum {sorted(enum)} is not the {kind} registry"
+
+
+OVERRIDES = sorted(
+    path.relative_to(ROOT)
+    for path in [*ROOT.glob("studies/*.yaml"), *ROOT.glob("benchmarks/*/*.yaml")]
+)
+
+
+@pytest.mark.parametrize("override", OVERRIDES, ids=str)
+def test_shipped_config_overrides_pass_the_schema(override):
+    """The study's and the benchmarks' `--configfile` overrides, each over config.yaml, pass the
+    check the workflow runs when it starts (rules/common.smk): a renamed key fails here, not on
+    a GPU machine."""
+    files = [ROOT / "config.yaml", ROOT / override]
+    config = load_configfile(files[0])
+    update_config(config, load_configfile(files[1]))
+    check_config(config, ROOT / "rules" / "schemas" / "config.schema.yaml", files)
+
+
+def test_the_overrides_are_found():
+    assert {"studies/known_truth.yaml", "benchmarks/gpu/rehearsal.yaml"} <= set(map(str, OVERRIDES))
