@@ -51,6 +51,7 @@ class ProbeSettings:
     window: int | None = None  # None: the backbone's default (Qwen3-VL 6, InternVL 5)
     options: dict = field(default_factory=dict)
     instruction: str = DEFAULT_INSTRUCTION
+    max_tiles: int | None = None  # the most tiles a tiling backbone cuts a screen into (InternVL)
 
     def __post_init__(self) -> None:
         check_options(self.operator, self.options)  # before any model loads

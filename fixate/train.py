@@ -448,6 +448,7 @@ def run(
     backbone = load_backbone(
         model_dir, backbone_kind, device=processes.device, trust_remote_code=trust_remote_code
     )
+    backbone.limit_tiles(config.probe.max_tiles)
     trainer = Trainer(backbone, samples, config, seed, out_dir, processes)
     log.info(
         "%d train / %d val / %d test samples (%s signal) from %d users on %d process(es), %s",

@@ -118,6 +118,28 @@ def test_internvl_thumbnail_weight(backbone):
     assert torch.all(weights[:-per_tile] == 1) and torch.all(weights[-per_tile:] == 0)
 
 
+def test_limit_tiles_caps_internvl_and_leaves_a_whole_screen_alone(backbone):
+    """AdSERP's cap of 4 tiles (`fixate.data.adserp.instruction.MAX_TILES`): fewer visual
+    tokens and a coarser tiling, every token still placed; Qwen3-VL sees the screen whole."""
+    processor = backbone.processor.image_processor
+    before = backbone.encode([make_screen(size=WIDE)])
+    saved = getattr(processor, "max_patches", None)
+    backbone.limit_tiles(4)
+    try:
+        after = backbone.encode([make_screen(size=WIDE)])
+        tiling = backbone.tiling(WIDE) if backbone.kind == "internvl" else None
+    finally:
+        if saved is not None:
+            processor.max_patches = saved
+    if backbone.kind != "internvl":
+        assert torch.equal(after.input_ids, before.input_ids)
+        return
+    assert tiling == (2, 1, True)  # from 4 x 2
+    per_tile = backbone.processor.image_seq_length
+    assert int(after.image_mask.sum()) == 3 * per_tile < int(before.image_mask.sum())
+    assert float(after.token_cells[0][:, 2].max()) == pytest.approx(WIDE[0])
+
+
 def test_internvl_tiles_whatever_the_image_processor_says(backbone):
     """The -HF checkpoints save `crop_to_patches: false`, but `InternVLProcessor` tiles anyway."""
     if backbone.kind != "internvl":

@@ -222,6 +222,12 @@ class Backbone(ABC):
         )
         return batch.to(self.device)
 
+    def limit_tiles(self, max_tiles: int | None) -> None:
+        """Cut screens into at most ``max_tiles`` tiles (None: the processor's own cap), for a
+        dataset whose screens the reference tiles more coarsely; backbones that see a screen
+        whole, as Qwen3-VL does, have nothing to limit."""
+        return None
+
     def _fit(self, image: Image.Image) -> Image.Image:
         image = image.convert("RGB")
         if image.width <= self.max_image_width:

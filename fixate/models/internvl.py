@@ -45,6 +45,11 @@ class InternVLBackbone(Backbone):
         super().__init__(model, processor, max_image_width=max_image_width)
         self.thumbnail_weight = thumbnail_weight
 
+    def limit_tiles(self, max_tiles: int | None) -> None:
+        if max_tiles is not None:
+            # the image processor is shared by every thread's processor (`thread_processor`)
+            self.processor.image_processor.max_patches = max_tiles
+
     def tiling(self, size: tuple[int, int]) -> tuple[int, int, bool]:
         """(cols, rows, thumbnail) the processor uses for an image of (width, height).
 

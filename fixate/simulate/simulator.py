@@ -78,10 +78,13 @@ class TrainedRun:
         return cls(run_dir, read_json(needed[0]), prompt, profiles)
 
     def backbone(self, model_dir: str | Path | None = None, device: str | None = None) -> Backbone:
-        """The frozen backbone the run was trained against (``model_dir`` if it has moved)."""
-        return load_backbone(
+        """The frozen backbone the run was trained against (``model_dir`` if it has moved),
+        seeing screens as it did in training (`ProbeSettings.max_tiles`)."""
+        backbone = load_backbone(
             model_dir or self.metrics["model_dir"], self.metrics["backbone"], device=device
         )
+        backbone.limit_tiles(self.config.probe.max_tiles)
+        return backbone
 
 
 def read_json(path: Path) -> dict:

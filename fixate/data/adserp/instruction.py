@@ -1,5 +1,5 @@
-"""What the model is asked on an AdSERP result page; `{candidates}` becomes the page's area
-numbers, e.g. "1, 2, 3"."""
+"""What the model is asked on an AdSERP result page (`{candidates}` becomes the page's area
+numbers, e.g. "1, 2, 3"), and how finely a tiling backbone cuts the page."""
 
 INSTRUCTION = (
     "You are a sophisticated user behavior emulator. Given a user profile, simulate the "
@@ -7,3 +7,9 @@ INSTRUCTION = (
     "exactly one of the area numbers {candidates} shown on the selected area; do not output "
     "any other content."
 )
+
+MAX_TILES = 4
+"""The most tiles a tiling backbone (InternVL) cuts an AdSERP viewport into: the reference's
+`max_num` for AdSERP. A 1280 x 922 viewport then gives 4 tiles and a thumbnail (1,280 visual
+tokens) where the processor's own cap of 12 gives 12 and a thumbnail (3,328), with which a 4B
+training step at batch 4 outgrew an H200's memory."""
