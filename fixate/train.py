@@ -125,10 +125,12 @@ class Trainer:
         processes: PartialState | None = None,
         prefetch: bool = True,
         prompt: SoftPrompt | None = None,
+        cache_gib: dict[str, float] | None = None,
     ):
         """``prefetch``: read and encode the next batches while one trains. ``prompt``: train
         this prompt's trainable parts instead of a new prompt for the training users
-        (enrollment: new users' weights beside frozen bases)."""
+        (enrollment: new users' weights beside frozen bases). ``cache_gib``: the visual-feature
+        cache's budgets per tier (`TrainingBatches`); they change speed and memory, not results."""
         self.backbone = backbone
         self.config = config
         self.seed = seed
@@ -161,7 +163,12 @@ class Trainer:
         self.optimizer, self.trainable = self._optimizer()
         self.alignment = AlignmentLoss(config.alignment, config.gamma, config.top_k)
         self.inputs = TrainingBatches(
-            backbone, config.signal, self.prompt.n_tokens, config.probe.instruction, prefetch
+            backbone,
+            config.signal,
+            self.prompt.n_tokens,
+            config.probe.instruction,
+            prefetch,
+            cache_gib,
         )
         self.step_log = StepLog(backbone.device, config.max_nan_steps)
         self.digest = config.digest(seed, len(self.selected))
@@ -435,10 +442,12 @@ def run(
     out_dir: str | Path,
     dataset: str,
     trust_remote_code: bool = False,
+    cache_gib: dict[str, float] | None = None,
 ) -> dict:
     """Train and test one run; write metrics.json, per_sample.parquet, prompt.safetensors,
     profiles.json (what a simulator of each trained user puts in its prompt) and train_log.csv
-    into ``out_dir``."""
+    into ``out_dir``. ``cache_gib``: the visual-feature cache's budgets, {"device": GiB,
+    "host": GiB} (the `train` rule's resources)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -449,7 +458,7 @@ def run(
         model_dir, backbone_kind, device=processes.device, trust_remote_code=trust_remote_code
     )
     backbone.limit_tiles(config.probe.max_tiles)
-    trainer = Trainer(backbone, samples, config, seed, out_dir, processes)
+    trainer = Trainer(backbone, samples, config, seed, out_dir, processes, cache_gib=cache_gib)
     log.info(
         "%d train / %d val / %d test samples (%s signal) from %d users on %d process(es), %s",
         len(trainer.train_set),
@@ -500,6 +509,7 @@ def run_resources(trainer: Trainer, fit_s: float, test_s: float) -> dict:
             "hits": cache.hits,
             "misses": cache.misses,
             "gib": {tier: used / 2**30 for tier, used in cache.used_bytes.items()},
+            "budget_gib": {tier: budget / 2**30 for tier, budget in cache.budgets.items()},
         },
         "peak_gpu_gib": None if peak is None else peak / 2**30,
     }

@@ -8,7 +8,7 @@ runs in background threads while the device trains, and the loop only asks for t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 
 from fixate.data.samples import SIGNAL_COLUMNS
 from fixate.models.base import Backbone
-from fixate.models.cache import FeatureCache
+from fixate.models.cache import GIB, FeatureCache
 from fixate.models.records import ModelBatch, VisualFeatures
 from fixate.prefetch import prefetched
 from fixate.sample_encoder import SampleEncoder
@@ -63,9 +63,13 @@ class TrainingBatches:
         n_soft: int,
         instruction: str,
         prefetch: bool = True,
+        cache_gib: Mapping[str, float] | None = None,
     ):
+        """``cache_gib``: the feature cache's budgets, {"device": GiB, "host": GiB}
+        (`FeatureCache`'s defaults for any left out)."""
         self.backbone = backbone
-        self.feature_cache = FeatureCache(backbone)
+        budgets = {f"{tier}_bytes": int(gib * GIB) for tier, gib in (cache_gib or {}).items()}
+        self.feature_cache = FeatureCache(backbone, **budgets)
         self.encoder = SampleEncoder(backbone, instruction, self.feature_cache)
         self.signal = signal
         self.n_soft = n_soft

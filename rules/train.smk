@@ -32,7 +32,8 @@ rule train:
     resources:
         # devices of one run: 2+ trains data parallel (`--set-resources train:gpu=2`)
         gpu=1,
-        mem_mb=lambda w, attempt: 32000 * attempt,
+        # 15 GB for the job, plus the feature cache's host tier
+        mem_mb=lambda w, attempt: (15000 + 1074 * config["feature_cache"]["host_gib"]) * attempt,
         runtime=720,
     params:
         train=lambda w: {

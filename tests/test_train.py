@@ -227,6 +227,31 @@ def test_cached_screens_skip_the_image_processor(qwen, shards, tmp_path, monkeyp
     assert len(processed) == 2 + 2 * len(block)
 
 
+def test_the_cache_budget_changes_what_is_kept_not_the_results(tiny_models, shards, tmp_path):
+    """`feature_cache` in the configuration reaches the run's cache (the `train` rule passes it
+    as ``cache_gib``); a cache that keeps nothing recomputes every feature to the same result."""
+    name = "tiny-qwen3vl"
+    kept = run(shards, tiny_models[name], TINY_KINDS[name], quick(epochs=1), 7, tmp_path / "a", "t")
+    none = run(
+        shards,
+        tiny_models[name],
+        TINY_KINDS[name],
+        quick(epochs=1),
+        7,
+        tmp_path / "b",
+        "t",
+        cache_gib={"device": 0, "host": 0},
+    )
+    cache = none["resources"]["feature_cache"]
+    assert cache["screens"] == 0 < kept["resources"]["feature_cache"]["screens"]
+    assert cache["budget_gib"] == {"device": 0.0, "host": 0.0}
+    assert kept["resources"]["feature_cache"]["budget_gib"] == {"device": 4.0, "host": 16.0}
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "a" / "per_sample.parquet"),
+        pd.read_parquet(tmp_path / "b" / "per_sample.parquet"),
+    )
+
+
 def assert_same(value: object, expected: object) -> None:
     if isinstance(expected, list):
         assert len(value) == len(expected)

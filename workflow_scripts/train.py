@@ -15,6 +15,10 @@ launch(
         "out_dir": snakemake.output.metrics.rsplit("/", 1)[0],
         "dataset": w.dataset,
         "trust_remote_code": snakemake.params.trust_remote_code,
+        "cache_gib": {
+            "device": snakemake.config["feature_cache"]["device_gib"],
+            "host": snakemake.config["feature_cache"]["host_gib"],
+        },
     },
     processes=int(snakemake.resources.gpu),
     threads=snakemake.threads,
