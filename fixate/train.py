@@ -447,7 +447,7 @@ def run(
     """Train and test one run; write metrics.json, per_sample.parquet, prompt.safetensors,
     profiles.json (what a simulator of each trained user puts in its prompt) and train_log.csv
     into ``out_dir``. ``cache_gib``: the visual-feature cache's budgets, {"device": GiB,
-    "host": GiB} (the `train` rule's resources)."""
+    "host": GiB} (`feature_cache:` in the configuration)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)

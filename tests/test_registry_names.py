@@ -3,6 +3,7 @@ wildcard constraints) and of the config schema's enums agree with the library's 
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from snakemake.utils import update_config
 from fixate import names
 from fixate.config import check_config
 from fixate.models import _BACKBONES
+from fixate.models.cache import GIB, FeatureCache
 from fixate.models.tiny import TINY_KINDS
 from fixate.probe import OPERATORS
 
@@ -77,3 +79,17 @@ def test_shipped_config_overrides_pass_the_schema(override):
 
 def test_the_overrides_are_found():
     assert {"studies/known_truth.yaml", "benchmarks/gpu/rehearsal.yaml"} <= set(map(str, OVERRIDES))
+
+
+def test_the_feature_cache_defaults_are_the_librarys():
+    """`feature_cache:` in the schema defaults to `FeatureCache`'s own budgets, so a run through
+    the workflow and a run through the library keep the same screens."""
+    schema = yaml.safe_load((ROOT / "rules" / "schemas" / "config.schema.yaml").read_text())
+    defaults = {
+        k: v["default"] for k, v in schema["properties"]["feature_cache"]["properties"].items()
+    }
+    library = inspect.signature(FeatureCache).parameters
+    assert defaults == {
+        "device_gib": library["device_bytes"].default / GIB,
+        "host_gib": library["host_bytes"].default / GIB,
+    }
