@@ -14,9 +14,11 @@ modes of a model; answer accuracy exists only in ``fg``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,11 +34,16 @@ from fixate.models import (
     ModelBatch,
     ScreenEncoding,
     VisualFeatures,
+    load_backbone,
 )
+from fixate.models.base import MAX_IMAGE_WIDTH
 from fixate.prefetch import prefetched
 from fixate.probe import check_options, probe
+from fixate.probe.operators import get_operator
 from fixate.prompt import SoftPrompt
 from fixate.sample_encoder import SampleEncoder
+
+log = logging.getLogger(__name__)
 
 EVALUATION_AHEAD = 3
 """Blocks encoded in background threads while the device scores one (`evaluate_model`); each
@@ -45,16 +52,62 @@ holds the pixels of the screens the feature cache cannot serve until scored."""
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    """Which operator reads the model, over which layers, with which parameters."""
+    """Which operator reads the model, over which layers, with which parameters, and how the
+    model sees a screen (what it is asked, how wide, in how many tiles)."""
 
     operator: str = "attnlrp"
     window: int | None = None  # None: the backbone's default (Qwen3-VL 6, InternVL 5)
     options: dict = field(default_factory=dict)
     instruction: str = DEFAULT_INSTRUCTION
+    max_image_width: int = MAX_IMAGE_WIDTH  # wider screens are downscaled to this width first
     max_tiles: int | None = None  # the most tiles a tiling backbone cuts a screen into (InternVL)
 
     def __post_init__(self) -> None:
         check_options(self.operator, self.options)  # before any model loads
+
+
+COMPILE_CHOICES = ("auto", "always", "never")
+"""When a run compiles the decoder layers below its probed window (`compiles`)."""
+
+
+def compiles(choice: str, operator: str, device: torch.device) -> bool:
+    """Whether a run compiles the layers below its window (`Backbone.compile_below_window`).
+
+    "auto": on a GPU, where fusing them made the 4B training step 25-35 % faster
+    (benchmarks/README.md), and not on a CPU, where compiling costs more than it saves at the
+    tiny models' size; "always" and "never" decide alone. An operator that differentiates twice
+    through every layer (`Operator.compilable`) is never compiled, and "always" for it is an
+    error.
+    """
+    if choice not in COMPILE_CHOICES:
+        raise ValueError(f"compile_layers={choice!r}; choose one of {COMPILE_CHOICES}")
+    allowed = get_operator(operator).compilable
+    if choice == "always" and not allowed:
+        raise ValueError(
+            f"compile_layers='always' with operator {operator!r}, which differentiates twice "
+            "through every layer (compiled layers have no double backward); use 'auto'"
+        )
+    return allowed and (choice == "always" or (choice == "auto" and device.type == "cuda"))
+
+
+def load_probed_backbone(
+    model_dir: str | Path,
+    kind: str,
+    settings: ProbeSettings,
+    compile_layers: str = "never",
+    **load_options,
+) -> Backbone:
+    """`load_backbone`, the model then seeing screens as ``settings`` say (width, tiles) and its
+    layers below the window compiled if ``compile_layers`` says so (`compiles`): the one place a
+    run's backbone is set up, in training and in every later use of the run."""
+    backbone = load_backbone(model_dir, kind, **load_options)
+    backbone.fit_screens(settings.max_image_width, settings.max_tiles)
+    if compiles(compile_layers, settings.operator, backbone.device):
+        window = backbone.default_window if settings.window is None else settings.window
+        # dynamic shapes from the first call: batches differ in length and size
+        backbone.compile_below_window(window, dynamic=True)
+        log.info("compiled the %d decoder layers below the window", backbone.num_layers - window)
+    return backbone
 
 
 def batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:

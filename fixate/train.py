@@ -40,10 +40,17 @@ from fixate.baselines import score_baselines
 from fixate.checkpoint import RunProgress
 from fixate.data.samples import has_truth, held_out_users, read_samples, user_profiles, with_signal
 from fixate.data.tables import write_json, write_parquet
-from fixate.evaluate import ProbeSettings, batches, evaluate_model, swapped_prompts
+from fixate.evaluate import (
+    ProbeSettings,
+    batches,
+    compiles,
+    evaluate_model,
+    load_probed_backbone,
+    swapped_prompts,
+)
 from fixate.losses import AlignmentLoss, attention_weight, dwell_distribution
 from fixate.metrics import METRICS, MODES, add_gap_closed, aggregate, composite_score
-from fixate.models import Backbone, load_backbone
+from fixate.models import Backbone
 from fixate.probe import probe
 from fixate.prompt import SoftPrompt
 from fixate.stats import identity_test, wilcoxon_tests
@@ -83,7 +90,11 @@ class TrainConfig:
     holdout_users: int = 0  # the last users in id order, left out to be enrolled later
     max_nan_steps: int = 10
     free_generation: bool = True
+    compile_layers: str = "auto"  # compile the layers below the window (`fixate.evaluate.compiles`)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+
+    def __post_init__(self) -> None:
+        compiles(self.compile_layers, self.probe.operator, torch.device("cpu"))  # refuse early
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -454,10 +465,14 @@ def run(
     np.random.seed(seed)
     samples = read_samples(shards)
     processes = PartialState(cpu=not torch.cuda.is_available())
-    backbone = load_backbone(
-        model_dir, backbone_kind, device=processes.device, trust_remote_code=trust_remote_code
+    backbone = load_probed_backbone(
+        model_dir,
+        backbone_kind,
+        config.probe,
+        config.compile_layers,
+        device=processes.device,
+        trust_remote_code=trust_remote_code,
     )
-    backbone.limit_tiles(config.probe.max_tiles)
     trainer = Trainer(backbone, samples, config, seed, out_dir, processes, cache_gib=cache_gib)
     log.info(
         "%d train / %d val / %d test samples (%s signal) from %d users on %d process(es), %s",

@@ -7,6 +7,7 @@ from pathlib import Path
 from fixate.data.adserp.raw import ORGANIC_FOLDER as ADSERP_ORGANIC_FOLDER
 from fixate.data.adserp.raw import TRIAL_FOLDERS as ADSERP_TRIAL_FOLDERS
 from fixate.data.adserp.instruction import INSTRUCTION as ADSERP_INSTRUCTION
+from fixate.data.adserp.instruction import MAX_IMAGE_WIDTH as ADSERP_MAX_IMAGE_WIDTH
 from fixate.data.adserp.instruction import MAX_TILES as ADSERP_MAX_TILES
 from fixate.data.adserp.raw import participants_with_trials
 from fixate.data.adserp.truth import TRUTH_FILE as ADSERP_TRUTH_FILE
@@ -218,9 +219,9 @@ def dataset_shards(dataset):
 # What the model is asked, per dataset, when it is not RecGaze's (the backbones' default); each
 # dataset's text lives in its data package.
 INSTRUCTIONS = {"adserp": ADSERP_INSTRUCTION}
-# The most tiles a tiling backbone (InternVL) cuts a dataset's screens into, where it is not the
-# processor's own cap.
-MAX_TILES = {"adserp": ADSERP_MAX_TILES}
+# How the backbone sees a dataset's screens where it is not the default (1,100 pixels wide, the
+# processor's own tile cap): each dataset's values live in its data package.
+SCREEN_FIT = {"adserp": {"max_image_width": ADSERP_MAX_IMAGE_WIDTH, "max_tiles": ADSERP_MAX_TILES}}
 
 
 def run_dir(dataset, backbone, operator, variant, seed):

@@ -41,7 +41,7 @@ rule train:
             "probe": {
                 **config.get("train", {}).get("probe", {}),
                 **({"instruction": INSTRUCTIONS[w.dataset]} if w.dataset in INSTRUCTIONS else {}),
-                **({"max_tiles": MAX_TILES[w.dataset]} if w.dataset in MAX_TILES else {}),
+                **SCREEN_FIT.get(w.dataset, {}),
                 "operator": w.operator,
             },
         },

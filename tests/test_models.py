@@ -22,6 +22,7 @@ from transformers import InternVLForConditionalGeneration, Qwen3VLForConditional
 
 from fixate.models import DEFAULT_INSTRUCTION, ModelFolderError, Screen, load_backbone
 from fixate.models.attention import eager_attention
+from fixate.models.base import MAX_IMAGE_WIDTH
 from fixate.models.tiny import TINY_KINDS, materialise
 from fixate.probe.slots import pooling_matrix
 
@@ -118,26 +119,33 @@ def test_internvl_thumbnail_weight(backbone):
     assert torch.all(weights[:-per_tile] == 1) and torch.all(weights[-per_tile:] == 0)
 
 
-def test_limit_tiles_caps_internvl_and_leaves_a_whole_screen_alone(backbone):
-    """AdSERP's cap of 4 tiles (`fixate.data.adserp.instruction.MAX_TILES`): fewer visual
-    tokens and a coarser tiling, every token still placed; Qwen3-VL sees the screen whole."""
+def test_fit_screens_widens_qwen3vl_and_caps_internvl_tiles(backbone):
+    """AdSERP's screen fit (`fixate.data.adserp.instruction`): the full 1,280-pixel width gives
+    Qwen3-VL more visual tokens than the default 1,100; a cap of 4 tiles gives InternVL fewer
+    tokens and a coarser tiling, every token still placed. Each backbone ignores what does not
+    apply to it (Qwen3-VL has no tiles; InternVL tiles by aspect ratio, which a width keeps)."""
     processor = backbone.processor.image_processor
-    before = backbone.encode([make_screen(size=WIDE)])
+    strip = make_screen(size=(1280, 96))  # under the tiny Qwen3-VL's pixel budget at both widths
+    before = [backbone.encode([screen]) for screen in (make_screen(size=WIDE), strip)]
     saved = getattr(processor, "max_patches", None)
-    backbone.limit_tiles(4)
+    backbone.fit_screens(1280, 4)
     try:
-        after = backbone.encode([make_screen(size=WIDE)])
+        after = [backbone.encode([screen]) for screen in (make_screen(size=WIDE), strip)]
         tiling = backbone.tiling(WIDE) if backbone.kind == "internvl" else None
     finally:
+        backbone.fit_screens(MAX_IMAGE_WIDTH)
         if saved is not None:
             processor.max_patches = saved
+    tokens = [[int(batch.image_mask.sum()) for batch in run] for run in (before, after)]
     if backbone.kind != "internvl":
-        assert torch.equal(after.input_ids, before.input_ids)
+        assert torch.equal(after[0].input_ids, before[0].input_ids)
+        assert tokens[1][1] > tokens[0][1]  # the strip seen at 1,280 pixels, not 1,100
+        assert float(after[1].token_cells[0][:, 2].max()) == pytest.approx(1280)
         return
     assert tiling == (2, 1, True)  # from 4 x 2
     per_tile = backbone.processor.image_seq_length
-    assert int(after.image_mask.sum()) == 3 * per_tile < int(before.image_mask.sum())
-    assert float(after.token_cells[0][:, 2].max()) == pytest.approx(WIDE[0])
+    assert tokens[1][0] == 3 * per_tile < tokens[0][0]
+    assert float(after[0].token_cells[0][:, 2].max()) == pytest.approx(WIDE[0])
 
 
 def test_internvl_tiles_whatever_the_image_processor_says(backbone):

@@ -330,3 +330,51 @@ def test_bf16_on_gpu_stays_close_to_fp32(tiny_models, operator):
         a = probe(bf16, bf16.encode(screens), operator=operator).slots
         b = probe(fp32, fp32.encode(screens), operator=operator).slots
         assert (a - b).abs().max() < 0.05, (name, operator)
+
+
+COMPILED_ON = [
+    pytest.param("cpu", "aot_eager", id="cpu-aot_eager"),
+    pytest.param("cuda", "inductor", id="cuda-inductor", marks=pytest.mark.gpu),
+]
+
+
+@pytest.mark.parametrize(("device", "backend"), COMPILED_ON)
+@pytest.mark.parametrize("name", sorted(TINY_KINDS))
+def test_layers_compiled_below_the_window_train_as_the_uncompiled_ones(
+    tiny_models, name, device, backend
+):
+    """`compile_below_window`: the layers below the window compiled, the window left as is;
+    every compilable operator's training probe gives the same slots and soft-prompt gradient.
+    On the CPU, AOTAutograd without code generation (it traces and differentiates as inductor
+    does, in a second rather than half a minute); on a GPU, inductor's fused kernels."""
+    device = torch.device(device)
+    backbone = load_backbone(tiny_models[name], TINY_KINDS[name], device=device)
+    batch = backbone.encode([make_screen(3), make_screen(11, n_slots=10)], n_soft=4)
+    features = backbone.image_features(batch)
+    operators = [o for o in OPERATOR_NAMES if OPERATORS[o].compilable]
+
+    def step(operator: str) -> tuple[torch.Tensor, torch.Tensor]:
+        soft = torch.nn.Parameter(filler_prompt(backbone, 4) + 0.01)
+        trained = probe(
+            backbone,
+            batch,
+            soft,
+            operator=operator,
+            window=2,
+            differentiable=True,
+            features=features,
+        )
+        (-(trained.slots[trained.slot_mask] + 1e-8).log().mean()).backward()
+        return trained.slots.detach(), soft.grad
+
+    plain = {operator: step(operator) for operator in operators}
+    backbone.compile_below_window(2, backend=backend, dynamic=True)
+    layers = backbone.language_model.layers
+    assert all("forward" in vars(layer) for layer in layers[:-2])
+    assert not any("forward" in vars(layer) for layer in layers[-2:])
+    for operator in operators:
+        slots, grad = step(operator)
+        torch.testing.assert_close(slots, plain[operator][0], **tolerance(device))
+        assert float((grad - plain[operator][1]).norm() / plain[operator][1].norm()) < (
+            1e-4 if device.type == "cpu" else 5e-2
+        )

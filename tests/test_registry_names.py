@@ -1,8 +1,10 @@
 """The dataset, backbone and operator names of the workflow (`fixate.names`, read by the rules'
-wildcard constraints) and of the config schema's enums agree with the library's registries."""
+wildcard constraints) and of the config schema's enums agree with the library's registries, as do
+the schema's settings with the library's defaults and fields."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -13,10 +15,12 @@ from snakemake.utils import update_config
 
 from fixate import names
 from fixate.config import check_config
+from fixate.evaluate import COMPILE_CHOICES, ProbeSettings
 from fixate.models import _BACKBONES
 from fixate.models.cache import GIB, FeatureCache
 from fixate.models.tiny import TINY_KINDS
 from fixate.probe import OPERATORS
+from fixate.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRIES = {
@@ -93,3 +97,16 @@ def test_the_feature_cache_defaults_are_the_librarys():
         "device_gib": library["device_bytes"].default / GIB,
         "host_gib": library["host_bytes"].default / GIB,
     }
+
+
+def test_the_schemas_training_settings_are_the_librarys():
+    """`train:` and `train.probe:` in the schema name every field of `TrainConfig` and
+    `ProbeSettings` a configuration may set (the signal and the operator come from the target's
+    name), so a new setting cannot reach the library unchecked, nor the schema accept one the
+    library ignores; the choices of `compile_layers` are the library's."""
+    schema = yaml.safe_load((ROOT / "rules" / "schemas" / "config.schema.yaml").read_text())
+    train = schema["properties"]["train"]["properties"]
+    assert set(train) == {f.name for f in dataclasses.fields(TrainConfig)} - {"signal"}
+    probe = train["probe"]["properties"]
+    assert set(probe) == {f.name for f in dataclasses.fields(ProbeSettings)} - {"operator"}
+    assert tuple(train["compile_layers"]["enum"]) == COMPILE_CHOICES

@@ -14,6 +14,7 @@ from model_fixtures import make_samples
 from safetensors import safe_open
 
 from fixate.checkpoint import CheckpointError
+from fixate.evaluate import ProbeSettings, compiles
 from fixate.metrics import MODES
 from fixate.models import DEFAULT_INSTRUCTION, ModelBatch, Screen, load_backbone
 from fixate.models.tiny import TINY_KINDS
@@ -496,3 +497,16 @@ def test_two_processes_train_like_one(tiny_models, shards, tmp_path):
                 mode,
                 metric,
             )
+
+
+def test_compiling_is_decided_by_device_and_operator():
+    """`compile_layers`: auto compiles on a GPU only, never for an operator that differentiates
+    twice through every layer, for which 'always' is refused when the settings are made."""
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert compiles("auto", "attnlrp", cuda) and not compiles("auto", "attnlrp", cpu)
+    assert compiles("always", "glimpse", cpu) and not compiles("never", "rollout", cuda)
+    assert not compiles("auto", "attnlrp-rules", cuda)
+    with pytest.raises(ValueError, match="differentiates twice"):
+        TrainConfig(compile_layers="always", probe=ProbeSettings("attnlrp-rules"))
+    with pytest.raises(ValueError, match="choose one of"):
+        TrainConfig(compile_layers="yes")

@@ -319,7 +319,9 @@ class Bench:
         return self.cache.features(batch, [screen_key(s) for s in screens])
 
     def train_step(self, operator: str, b: int, reference: bool) -> torch.Tensor:
-        """`Trainer.loss` at full lambda, then the backward pass; returns the slots."""
+        """`Trainer.loss` at full lambda, then the backward pass; returns the slots (the soft
+        prompt keeps this step's gradient)."""
+        self.prompt.zero_grad(set_to_none=True)
         backbone, batch = self.backbone, self.batches[b]
         window = backbone.default_window
         with reference_style(backbone) if reference else nullcontext():
@@ -343,7 +345,6 @@ class Bench:
             )
             loss = LAMBDA * align + CHOICE_WEIGHT * choice + BETA * self.prompt.penalty(users)
             loss.backward()
-        self.prompt.zero_grad(set_to_none=True)
         return result.slots.detach()
 
     def eval_probe(self, operator: str, b: int) -> torch.Tensor:

@@ -222,6 +222,13 @@ class Backbone(ABC):
         )
         return batch.to(self.device)
 
+    def fit_screens(self, max_width: int, max_tiles: int | None = None) -> None:
+        """See screens as a dataset's runs do: downscaled to at most ``max_width`` pixels wide,
+        and cut into at most ``max_tiles`` tiles (None: the processor's own cap) by a backbone
+        that tiles (`ProbeSettings`)."""
+        self.max_image_width = max_width
+        self.limit_tiles(max_tiles)
+
     def limit_tiles(self, max_tiles: int | None) -> None:
         """Cut screens into at most ``max_tiles`` tiles (None: the processor's own cap), for a
         dataset whose screens the reference tiles more coarsely; backbones that see a screen
@@ -266,6 +273,24 @@ class Backbone(ABC):
         # image_features reads only the vision inputs of the batch it is given
         chosen = [batch.screen_vision[i] for i in indices]
         return self.image_features(replace(batch, screen_vision=chosen))
+
+    def compile_below_window(self, window: int, **options) -> None:
+        """`torch.compile` the decoder layers below the last ``window`` (``options`` go to it).
+
+        Why: on an H200 the largest share of a 4B training step is elementwise work on the
+        decoder's activations (norms, rotary embeddings, gating, residual adds: 95.5 of 253 ms
+        for `attnlrp` at batch 4), which the compiler fuses. Only those layers: compiled code
+        has no double backward, and the second-order graph of an operator that reads the window
+        (rollout, glimpse, attnlrp) ends at the window, so below it only the first-order
+        backward to the soft prompt runs. The rule-based AttnLRP differentiates twice through
+        every layer and must not be compiled. Each layer's own forward is compiled, so the
+        per-call DeepStack hooks run outside it, and the layers share their compiled code: the
+        compiler's limit of 8 variants of it (grad mode, a padding mask or none, a batch of one)
+        is shared too, and variants past it run uncompiled, with the same results
+        (benchmarks/README.md, "Full-scale rehearsal").
+        """
+        for layer in self.language_model.layers[: max(0, self.num_layers - window)]:
+            layer.forward = torch.compile(layer.forward, **options)
 
     @contextmanager
     def _window_attention(self, window: int, attention: Callable) -> Iterator[None]:

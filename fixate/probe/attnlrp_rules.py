@@ -182,6 +182,8 @@ def lrp_rules(language_model: torch.nn.Module) -> Iterator[_Rules]:
 class AttnLRPRules(Operator):
     """AttnLRP with explicit rules; relevance at the text embeddings and visual features."""
 
+    compilable = False  # its rules differentiate twice through every layer
+
     def trace(
         self,
         backbone: Backbone,

@@ -50,6 +50,9 @@ class Operator(ABC):
     """A way of turning one forward pass into relevance of every input position."""
 
     needs_backward: bool = True  # whether the operator differentiates the target
+    # whether the layers below the probed window may be compiled (`Backbone.compile_below_window`):
+    # true when the operator's second-order graph ends at the window
+    compilable: bool = True
 
     @abstractmethod
     def trace(

@@ -26,8 +26,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from fixate.evaluate import ProbeSettings, answer_scores, probe_slots
-from fixate.models import Backbone, Screen, load_backbone
+from fixate.evaluate import ProbeSettings, answer_scores, load_probed_backbone, probe_slots
+from fixate.models import Backbone, Screen
 from fixate.models.cache import FeatureCache, screen_key
 from fixate.prompt import SoftPrompt
 from fixate.simulate.screens import NewScreen, check_users
@@ -79,12 +79,15 @@ class TrainedRun:
 
     def backbone(self, model_dir: str | Path | None = None, device: str | None = None) -> Backbone:
         """The frozen backbone the run was trained against (``model_dir`` if it has moved),
-        seeing screens as it did in training (`ProbeSettings.max_tiles`)."""
-        backbone = load_backbone(
-            model_dir or self.metrics["model_dir"], self.metrics["backbone"], device=device
+        seeing screens as it did in training (`ProbeSettings`: width and tiles) and compiled as
+        it was (`TrainConfig.compile_layers`)."""
+        return load_probed_backbone(
+            model_dir or self.metrics["model_dir"],
+            self.metrics["backbone"],
+            self.config.probe,
+            self.config.compile_layers,
+            device=device,
         )
-        backbone.limit_tiles(self.config.probe.max_tiles)
-        return backbone
 
 
 def read_json(path: Path) -> dict:
