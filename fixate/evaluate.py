@@ -73,7 +73,7 @@ COMPILE_CHOICES = ("auto", "always", "never")
 def compiles(choice: str, operator: str, device: torch.device) -> bool:
     """Whether a run compiles the layers below its window (`Backbone.compile_below_window`).
 
-    "auto": on a GPU, where fusing them made the 4B training step 25-35 % faster
+    "auto": on a GPU, where fusing them made the 4B training step 23-36 % faster
     (benchmarks/README.md), and not on a CPU, where compiling costs more than it saves at the
     tiny models' size; "always" and "never" decide alone. An operator that differentiates twice
     through every layer (`Operator.compilable`) is never compiled, and "always" for it is an
