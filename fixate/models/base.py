@@ -227,9 +227,9 @@ class Backbone(ABC):
         and cut into at most ``max_tiles`` tiles (None: the processor's own cap) by a backbone
         that tiles (`ProbeSettings`)."""
         self.max_image_width = max_width
-        self.limit_tiles(max_tiles)
+        self._limit_tiles(max_tiles)
 
-    def limit_tiles(self, max_tiles: int | None) -> None:
+    def _limit_tiles(self, max_tiles: int | None) -> None:
         """Cut screens into at most ``max_tiles`` tiles (None: the processor's own cap), for a
         dataset whose screens the reference tiles more coarsely; backbones that see a screen
         whole, as Qwen3-VL does, have nothing to limit."""

@@ -45,7 +45,7 @@ class InternVLBackbone(Backbone):
         super().__init__(model, processor, max_image_width=max_image_width)
         self.thumbnail_weight = thumbnail_weight
 
-    def limit_tiles(self, max_tiles: int | None) -> None:
+    def _limit_tiles(self, max_tiles: int | None) -> None:
         if max_tiles is not None:
             # the image processor is shared by every thread's processor (`thread_processor`)
             self.processor.image_processor.max_patches = max_tiles
