@@ -70,23 +70,28 @@ COMPILE_CHOICES = ("auto", "always", "never")
 """When a run compiles the decoder layers below its probed window (`compiles`)."""
 
 
+def check_compile_layers(choice: str, operator: str) -> None:
+    """Refuse a ``compile_layers`` choice that is not one of `COMPILE_CHOICES`, and "always" for
+    an operator that differentiates twice through every layer (`Operator.compilable`)."""
+    if choice not in COMPILE_CHOICES:
+        raise ValueError(f"compile_layers={choice!r}; choose one of {COMPILE_CHOICES}")
+    if choice == "always" and not get_operator(operator).compilable:
+        raise ValueError(
+            f"compile_layers='always' with operator {operator!r}, which differentiates twice "
+            "through every layer (compiled layers have no double backward); use 'auto'"
+        )
+
+
 def compiles(choice: str, operator: str, device: torch.device) -> bool:
     """Whether a run compiles the layers below its window (`Backbone.compile_below_window`).
 
     "auto": on a GPU, where fusing them made the 4B training step 23-36 % faster
     (benchmarks/README.md), and not on a CPU, where compiling costs more than it saves at the
     tiny models' size; "always" and "never" decide alone. An operator that differentiates twice
-    through every layer (`Operator.compilable`) is never compiled, and "always" for it is an
-    error.
+    through every layer is never compiled (`check_compile_layers`).
     """
-    if choice not in COMPILE_CHOICES:
-        raise ValueError(f"compile_layers={choice!r}; choose one of {COMPILE_CHOICES}")
+    check_compile_layers(choice, operator)
     allowed = get_operator(operator).compilable
-    if choice == "always" and not allowed:
-        raise ValueError(
-            f"compile_layers='always' with operator {operator!r}, which differentiates twice "
-            "through every layer (compiled layers have no double backward); use 'auto'"
-        )
     return allowed and (choice == "always" or (choice == "auto" and device.type == "cuda"))
 
 

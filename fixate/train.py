@@ -43,7 +43,7 @@ from fixate.data.tables import write_json, write_parquet
 from fixate.evaluate import (
     ProbeSettings,
     batches,
-    compiles,
+    check_compile_layers,
     evaluate_model,
     load_probed_backbone,
     swapped_prompts,
@@ -94,7 +94,7 @@ class TrainConfig:
     probe: ProbeSettings = field(default_factory=ProbeSettings)
 
     def __post_init__(self) -> None:
-        compiles(self.compile_layers, self.probe.operator, torch.device("cpu"))  # refuse early
+        check_compile_layers(self.compile_layers, self.probe.operator)  # before a model loads
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
