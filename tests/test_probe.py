@@ -343,8 +343,9 @@ COMPILED_ON = [
 def test_layers_compiled_below_the_window_train_as_the_uncompiled_ones(
     tiny_models, name, device, backend
 ):
-    """`compile_below_window`: the layers below the window compiled, the window left as is;
-    every compilable operator's training probe gives the same slots and soft-prompt gradient.
+    """`compile_below_window`: the layers below the window compiled, the window left as is, the
+    operators' arithmetic on the maps compiled once; every compilable operator's training probe
+    gives the same slots and soft-prompt gradient.
     On the CPU, AOTAutograd without code generation (it traces and differentiates as inductor
     does, in a second rather than half a minute); on a GPU, inductor's fused kernels."""
     device = torch.device(device)
@@ -368,10 +369,13 @@ def test_layers_compiled_below_the_window_train_as_the_uncompiled_ones(
         return trained.slots.detach(), soft.grad
 
     plain = {operator: step(operator) for operator in operators}
+    combine = OPERATORS["glimpse"].combine
+    assert backbone.compiled(combine) is combine
     backbone.compile_below_window(2, backend=backend, dynamic=True)
     layers = backbone.language_model.layers
     assert all("forward" in vars(layer) for layer in layers[:-2])
     assert not any("forward" in vars(layer) for layer in layers[-2:])
+    assert backbone.compiled(combine) is backbone.compiled(combine) is not combine
     for operator in operators:
         slots, grad = step(operator)
         torch.testing.assert_close(slots, plain[operator][0], **tolerance(device))

@@ -9,6 +9,11 @@ which compile, are timed apart as `compile_s`), then the same cases again on the
 Each compiled case also reports how far its slots and soft-prompt gradient are from the
 uncompiled ones (bf16 kernels round differently once fused).
 
+Then, the layers compiled, each operator that compiles its combine (GLIMPSE,
+`AttentionOperator.compile_combine`) with the combine compiled and not, in interleaved rounds
+(the order alternating), so that drift over the run falls on both sides; the ratio is the median
+of the rounds' paired ratios.
+
     python benchmarks/gpu/compile_layers.py --out compile.json
     python benchmarks/gpu/compile_layers.py --smoke --backend aot_eager   # CPU: the code paths
 """
@@ -17,11 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
 import torch
 from bench import Bench, _fmt, environment, measure, release
+
+from fixate.probe import OPERATORS
 
 SAFE_OPERATORS = ("rollout", "glimpse", "attnlrp")
 """The operators whose second-order graph ends at the window (`compile_below_window`)."""
@@ -73,7 +81,48 @@ def compare(bench: Bench, args: argparse.Namespace) -> dict:
             "max_abs_slot_diff": (slots - slots_c).abs().max().item(),
             "relative_grad_diff": ((grad - grad_c).norm() / grad.norm()).item(),
         }
-    return {"compile_s": compile_s, "eager": eager, "compiled": compiled, "agreement": agreement}
+    combine = {o: combine_rounds(bench, args, o) for o in args.operators if compiles_combine(o)}
+    return {
+        "compile_s": compile_s,
+        "eager": eager,
+        "compiled": compiled,
+        "agreement": agreement,
+        "combine": combine,
+    }
+
+
+def compiles_combine(operator: str) -> bool:
+    return getattr(OPERATORS[operator], "compile_combine", False)
+
+
+def combine_rounds(bench: Bench, args: argparse.Namespace, operator: str) -> dict:
+    """The compiled-layers step of ``operator`` with its combine compiled and not, in
+    ``args.rounds`` interleaved rounds: ms a sample per round and the paired ratios."""
+    b, switch = args.batch_size, OPERATORS[operator]
+    kept = switch.compile_combine
+    ms: dict[str, list[float]] = {"compiled": [], "uncompiled": []}
+    try:
+        for index in range(args.rounds):
+            order = ("compiled", "uncompiled") if index % 2 == 0 else ("uncompiled", "compiled")
+            for side in order:
+                switch.compile_combine = side == "compiled"
+                result = measure(
+                    lambda: bench.train_step(operator, b, reference=False),
+                    bench.device,
+                    args.steps,
+                    args.warmup,
+                )
+                ms[side].append(result["ms"] / b)
+                release()
+    finally:
+        switch.compile_combine = kept
+    ratios = [c / u for c, u in zip(ms["compiled"], ms["uncompiled"], strict=True)]
+    print(bench.kind, operator, "combine compiled / uncompiled", ratios, flush=True)
+    return {
+        "ms_per_sample": ms,
+        "median_ms_per_sample": {side: statistics.median(v) for side, v in ms.items()},
+        "ratio": statistics.median(ratios),
+    }
 
 
 def table(results: dict) -> str:
@@ -92,6 +141,18 @@ def table(results: dict) -> str:
                 f"| {compiled['ms'] / eager['ms']:.3f} "
                 f"| {_fmt(eager['peak_gib'])} / {_fmt(compiled['peak_gib'])} |"
             )
+    lines += [
+        "",
+        "| model | operator | combine uncompiled ms/sample | combine compiled ms/sample | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, model in results["models"].items():
+        for operator, rounds in model["combine"].items():
+            median = rounds["median_ms_per_sample"]
+            lines.append(
+                f"| {kind} | {operator} | {median['uncompiled']:.1f} "
+                f"| {median['compiled']:.1f} | {rounds['ratio']:.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -102,6 +163,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--steps", type=int, default=7, help="timed steps (median)")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds of a combine's comparison"
+    )
     parser.add_argument("--backend", default="inductor", help="torch.compile backend")
     parser.add_argument("--smoke", action="store_true", help="CPU, shrunken configs")
     parser.add_argument("--out", default="", help="write the results as JSON here")

@@ -79,6 +79,8 @@ class Backbone(ABC):
         self.filler_token: str = tokenizer.pad_token
         self.filler_id: int = tokenizer.pad_token_id
         self._per_thread = threading.local()  # see `thread_processor`
+        self.compile_options: dict | None = None  # set by `compile_below_window`
+        self._compiled: dict[Callable, Callable] = {}  # see `compiled`
 
     # ------------------------------------------------------------------ model facts
     @property
@@ -275,7 +277,8 @@ class Backbone(ABC):
         return self.image_features(replace(batch, screen_vision=chosen))
 
     def compile_below_window(self, window: int, **options) -> None:
-        """`torch.compile` the decoder layers below the last ``window`` (``options`` go to it).
+        """`torch.compile` the decoder layers below the last ``window`` (``options`` go to it),
+        and from then on the operators' arithmetic on the window's maps (`compiled`).
 
         Why: on an H200 the largest share of a 4B training step is elementwise work on the
         decoder's activations (norms, rotary embeddings, gating, residual adds: 95.5 of 253 ms
@@ -289,8 +292,23 @@ class Backbone(ABC):
         is shared too, and variants past it run uncompiled, with the same results
         (benchmarks/README.md, "Full-scale rehearsal").
         """
+        self.compile_options = options
         for layer in self.language_model.layers[: max(0, self.num_layers - window)]:
             layer.forward = torch.compile(layer.forward, **options)
+
+    def compiled(self, function: Callable) -> Callable:
+        """``function`` compiled with the options of `compile_below_window` once the layers are
+        compiled, else ``function`` itself.
+
+        For an operator's arithmetic on the window's maps and their gradients (GLIMPSE's passes
+        over every head's T x T tensors, `AttentionOperator.compile_combine`): it is
+        differentiated only once, by the training loss, so compiled code may run it, and the
+        run's one compile setting decides for both."""
+        if self.compile_options is None:
+            return function
+        if function not in self._compiled:
+            self._compiled[function] = torch.compile(function, **self.compile_options)
+        return self._compiled[function]
 
     @contextmanager
     def _window_attention(self, window: int, attention: Callable) -> Iterator[None]:
