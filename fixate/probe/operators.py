@@ -327,7 +327,7 @@ class AttentionOperator(Operator):
 
 
 register_operator("rollout", AttentionOperator(rollout, needs_backward=False))
-# GLIMPSE's combine compiled: 0.94 x the 4B training step on both backbones; rollout's and
-# attnlrp's read one row per map and gained nothing (benchmarks/README.md)
+# GLIMPSE's combine compiled: 0.94 x the 4B training step on both backbones; rollout's (one mean
+# over heads a map) and attnlrp's (one row a map) gained nothing (benchmarks/README.md)
 register_operator("glimpse", AttentionOperator(glimpse, compile_combine=True))
 register_operator("attnlrp", AttentionOperator(grad_attention))
